@@ -1,0 +1,437 @@
+/*
+ * fixedram inspect: what a save file holds, at a glance (human) or as
+ * stable JSON for scripts.  The JSON keys are documented in fixedram(1).
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "exit.h"
+#include "output.h"
+#include "savefile.h"
+
+struct inspect_opts {
+    enum fr_output output;
+    bool map;
+    const char *path;
+};
+
+enum { OPT_OUTPUT = 0x100 };
+
+static const struct argp_option options[] = {
+    { "output", OPT_OUTPUT, "FORMAT", 0,
+      "Output format: human (default) or json", 0 },
+    { "map", 'm', NULL, 0,
+      "Also list, per RAM block, the extents of present, zero and absent "
+      "pages", 0 },
+    { 0 }
+};
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+    struct inspect_opts *o = state->input;
+
+    switch (key) {
+    case OPT_OUTPUT:
+        if (fr_output_parse(arg, &o->output) < 0) {
+            argp_error(state, "invalid output format '%s' (human or json)",
+                       arg);
+        }
+        return 0;
+    case 'm':
+        o->map = true;
+        return 0;
+    case ARGP_KEY_ARG:
+        if (o->path) {
+            argp_error(state, "too many arguments");
+        }
+        o->path = arg;
+        return 0;
+    case ARGP_KEY_END:
+        if (!o->path) {
+            argp_error(state, "no input file given");
+        }
+        return 0;
+    default:
+        return ARGP_ERR_UNKNOWN;
+    }
+}
+
+static const struct argp inspect_argp = {
+    options, parse_opt, "FILE",
+    "Show what a QEMU migration file holds: container, layout, machine, "
+    "capabilities, RAM blocks with their present, zero and absent pages, "
+    "device sections and trailing data.  FILE may be '-' for standard "
+    "input."
+    "\v"
+    "Exit status: 0 success, 1 the file could not be read or is invalid, "
+    "64 bad command line.",
+    NULL, NULL, NULL
+};
+
+enum page_state { PG_PRESENT, PG_ZERO, PG_ABSENT };
+static const char *const state_names[] = { "present", "zero", "absent" };
+
+static enum page_state page_state(const struct ram_state *rs,
+                                  const struct ram_block *b, uint64_t i)
+{
+    if (rs->mapped_ram && b->mr_no_data) {
+        return PG_ABSENT;
+    }
+    if (fr_bitmap_test(&b->present, i)) {
+        return PG_PRESENT;
+    }
+    if (rs->mapped_ram || fr_bitmap_test(&b->sent, i)) {
+        return PG_ZERO;
+    }
+    return PG_ABSENT;
+}
+
+/* The end of the run of pages in the same state as page I. */
+static uint64_t extent_end(const struct ram_state *rs,
+                           const struct ram_block *b, uint64_t i,
+                           enum page_state st)
+{
+    if (rs->mapped_ram && b->mr_no_data) {
+        return b->npages;
+    }
+    switch (st) {
+    case PG_PRESENT:
+        return fr_bitmap_next(&b->present, i, false);
+    case PG_ZERO: {
+        uint64_t e = fr_bitmap_next(&b->present, i, true);
+        if (!rs->mapped_ram) {
+            uint64_t u = fr_bitmap_next(&b->sent, i, false);
+            e = u < e ? u : e;
+        }
+        return e;
+    }
+    default:
+        return fr_bitmap_next(&b->sent, i, true);
+    }
+}
+
+static void uuid_string(const uint8_t *u, char out[37])
+{
+    snprintf(out, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x",
+             u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
+             u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+static uint64_t device_bytes(const struct sf_summary *sum)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < sum->ndevs; i++) {
+        n += sum->devs[i].body_len;
+    }
+    return n;
+}
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+static void json_extents(struct fr_json *j, const struct ram_state *rs,
+                         const struct ram_block *b)
+{
+    fr_json_begin_array(j, "extents");
+    for (uint64_t i = 0; i < b->npages;) {
+        enum page_state st = page_state(rs, b, i);
+        uint64_t e = extent_end(rs, b, i, st);
+        fr_json_begin_object(j, NULL);
+        fr_json_u64(j, "start", i * rs->page_size);
+        fr_json_u64(j, "length", (e - i) * rs->page_size);
+        fr_json_string(j, "state", state_names[st]);
+        if (rs->mapped_ram && st == PG_PRESENT) {
+            fr_json_u64(j, "offset", b->mr.pages_offset + i * rs->page_size);
+        }
+        fr_json_end_object(j);
+        i = e;
+    }
+    fr_json_end_array(j);
+}
+
+static void json_block(struct fr_json *j, const struct ram_state *rs,
+                       const struct ram_block *b, bool map)
+{
+    uint64_t present, zero, absent;
+
+    ram_block_counts(rs, b, &present, &zero, &absent);
+    fr_json_begin_object(j, NULL);
+    fr_json_string(j, "name", b->name);
+    fr_json_u64(j, "length", b->length);
+    fr_json_u64(j, "pages", b->npages);
+    fr_json_u64(j, "present", present);
+    fr_json_u64(j, "zero", zero);
+    fr_json_u64(j, "absent", absent);
+    if (b->has_page_size) {
+        fr_json_u64(j, "page_size", b->page_size);
+    }
+    if (b->has_mr_addr) {
+        fr_json_u64(j, "mr_addr", b->mr_addr);
+    }
+    if (rs->mapped_ram) {
+        fr_json_u64(j, "header_offset", b->mr_offset);
+        fr_json_u64(j, "mapped_ram_version", b->mr.version);
+        fr_json_u64(j, "bitmap_offset", b->mr.bitmap_offset);
+        fr_json_u64(j, "pages_offset", b->mr.pages_offset);
+        fr_json_u64(j, "stray_bits", b->stray_bits);
+    } else {
+        fr_json_begin_object(j, "records");
+        fr_json_u64(j, "page", b->n_page);
+        fr_json_u64(j, "zero", b->n_zero);
+        fr_json_u64(j, "xbzrle", b->n_xbzrle);
+        fr_json_u64(j, "resent", b->n_resent);
+        fr_json_end_object(j);
+    }
+    if (map) {
+        json_extents(j, rs, b);
+    }
+    fr_json_end_object(j);
+}
+
+static void print_json(const struct savefile *sf, const struct sf_summary *sum,
+                       bool map)
+{
+    const struct sv_config *cfg = &sum->sv.cfg;
+    const struct ram_state *rs = &sum->ram;
+    bool regular = S_ISREG(sf->st.st_mode);
+    struct fr_json j;
+
+    fr_json_init(&j, stdout);
+    fr_json_begin_object(&j, NULL);
+    fr_json_string(&j, "file", sf->name);
+    if (regular) {
+        fr_json_u64(&j, "file_size", (uint64_t)sf->st.st_size);
+        fr_json_u64(&j, "allocated_size", (uint64_t)sf->st.st_blocks * 512);
+    } else {
+        fr_json_null(&j, "file_size");
+        fr_json_null(&j, "allocated_size");
+    }
+    if (sf->libvirt) {
+        fr_json_begin_object(&j, "container");
+        fr_json_string(&j, "type", "libvirt");
+        fr_json_string(&j, "format", libvirt_format_name(sf->lv.format));
+        fr_json_bool(&j, "complete", sf->lv.complete);
+        fr_json_u64(&j, "version", sf->lv.version);
+        fr_json_string(&j, "byte_order", sf->lv.swapped ? "swapped"
+                                                        : "native");
+        fr_json_bool(&j, "was_running", sf->lv.was_running != 0);
+        fr_json_string(&j, "domain", sf->lv.domain);
+        fr_json_u64(&j, "xml_length", strlen(sf->lv.xml));
+        fr_json_bool(&j, "cookie", sf->lv.cookie != NULL);
+        fr_json_u64(&j, "data_length", sf->lv.data_len);
+        fr_json_u64(&j, "payload_offset", sf->lv.payload_offset);
+        fr_json_end_object(&j);
+    } else {
+        fr_json_null(&j, "container");
+    }
+    fr_json_string(&j, "compression", sf->compression);
+    fr_json_string(&j, "format", savefile_layout(sum));
+    fr_json_u64(&j, "stream_offset", sf->stream_offset);
+    fr_json_u64(&j, "version", sum->sv.version);
+    fr_json_string(&j, "machine", cfg->present ? cfg->machine : NULL);
+    fr_json_begin_array(&j, "capabilities");
+    for (size_t i = 0; i < cfg->ncaps; i++) {
+        fr_json_string(&j, NULL, cfg->caps[i]);
+    }
+    fr_json_end_array(&j);
+    if (cfg->has_uuid) {
+        char u[37];
+        uuid_string(cfg->uuid, u);
+        fr_json_string(&j, "uuid", u);
+    } else {
+        fr_json_null(&j, "uuid");
+    }
+    fr_json_u64(&j, "page_size", rs->page_size);
+    fr_json_u64(&j, "ram_total", rs->total);
+    fr_json_begin_array(&j, "ramblocks");
+    for (size_t i = 0; i < rs->nblocks; i++) {
+        json_block(&j, rs, &rs->blocks[i], map);
+    }
+    fr_json_end_array(&j);
+    fr_json_begin_object(&j, "records");
+    fr_json_u64(&j, "page", rs->n_page);
+    fr_json_u64(&j, "zero", rs->n_zero);
+    fr_json_u64(&j, "xbzrle", rs->n_xbzrle);
+    fr_json_u64(&j, "resent", rs->n_resent);
+    fr_json_u64(&j, "multifd_flush", rs->n_flush);
+    fr_json_end_object(&j);
+    fr_json_u64(&j, "ram_sections", rs->n_sections);
+    fr_json_begin_array(&j, "devices");
+    for (size_t i = 0; i < sum->ndevs; i++) {
+        const struct sf_device *d = &sum->devs[i];
+        fr_json_begin_object(&j, NULL);
+        fr_json_u64(&j, "id", d->id);
+        fr_json_string(&j, "name", d->name);
+        fr_json_u64(&j, "instance", d->instance);
+        fr_json_u64(&j, "version", d->version);
+        fr_json_string(&j, "type", sv_type_name(d->type));
+        fr_json_u64(&j, "offset", d->offset);
+        fr_json_u64(&j, "size", d->body_len);
+        fr_json_string(&j, "delimited_by", d->delim == SV_DELIM_VMDESC
+                                               ? "vmdesc" : "footer");
+        fr_json_end_object(&j);
+    }
+    fr_json_end_array(&j);
+    fr_json_u64(&j, "device_bytes", device_bytes(sum));
+    fr_json_begin_array(&j, "commands");
+    for (size_t i = 0; i < sum->ncmds; i++) {
+        fr_json_begin_object(&j, NULL);
+        fr_json_string(&j, "name", sv_cmd_name(sum->cmds[i].cmd));
+        fr_json_u64(&j, "cmd", sum->cmds[i].cmd);
+        fr_json_u64(&j, "length", sum->cmds[i].len);
+        fr_json_u64(&j, "offset", sum->cmds[i].offset);
+        fr_json_end_object(&j);
+    }
+    fr_json_end_array(&j);
+    fr_json_bool(&j, "section_footers", sum->sv.footers == SV_FOOTERS_ON);
+    fr_json_u64(&j, "eof_offset", sum->eof_offset);
+    if (sum->have_vmdesc) {
+        fr_json_begin_object(&j, "vmdesc");
+        fr_json_u64(&j, "offset", sum->vmdesc_offset);
+        fr_json_u64(&j, "length", sum->vmdesc_len);
+        fr_json_end_object(&j);
+    } else {
+        fr_json_null(&j, "vmdesc");
+    }
+    fr_json_u64(&j, "stream_end", sum->end_offset);
+    fr_json_u64(&j, "trailing_bytes", sum->trailing);
+    fr_json_end_object(&j);
+    fr_json_finish(&j);
+}
+
+/* ---- human --------------------------------------------------------------- */
+
+static void print_map(const struct ram_state *rs, const struct ram_block *b)
+{
+    printf("\n%s:\n  %-18s %-18s %-8s %s\n", b->name, "START", "LENGTH",
+           "STATE", rs->mapped_ram ? "FILE OFFSET" : "");
+    for (uint64_t i = 0; i < b->npages;) {
+        enum page_state st = page_state(rs, b, i);
+        uint64_t e = extent_end(rs, b, i, st);
+        printf("  0x%-16" PRIx64 " 0x%-16" PRIx64 " %-8s", i * rs->page_size,
+               (e - i) * rs->page_size, state_names[st]);
+        if (rs->mapped_ram && st == PG_PRESENT) {
+            printf(" 0x%" PRIx64, b->mr.pages_offset + i * rs->page_size);
+        }
+        putchar('\n');
+        i = e;
+    }
+}
+
+static void print_human(const struct savefile *sf,
+                        const struct sf_summary *sum, bool map)
+{
+    const struct sv_config *cfg = &sum->sv.cfg;
+    const struct ram_state *rs = &sum->ram;
+    char a[32], b[32];
+
+    printf("file:            %s\n", sf->name);
+    if (S_ISREG(sf->st.st_mode)) {
+        printf("file size:       %" PRIu64 " bytes (%s), %s allocated\n",
+               (uint64_t)sf->st.st_size,
+               fr_human_size((uint64_t)sf->st.st_size, a, sizeof(a)),
+               fr_human_size((uint64_t)sf->st.st_blocks * 512, b,
+                             sizeof(b)));
+    }
+    if (sf->libvirt) {
+        printf("container:       libvirt save image, format %s, %s, "
+               "domain '%s'%s\n", libvirt_format_name(sf->lv.format),
+               sf->lv.complete ? "complete" : "INCOMPLETE (Part magic)",
+               sf->lv.domain, sf->lv.was_running ? ", was running" : "");
+        printf("libvirt header:  version %u, %u bytes of XML data, QEMU "
+               "stream at 0x%" PRIx64 "\n", sf->lv.version, sf->lv.data_len,
+               sf->lv.payload_offset);
+    }
+    if (sf->compression) {
+        printf("compression:     %s (offsets below are in the decompressed "
+               "stream)\n", sf->compression);
+    }
+    printf("layout:          %s\n", rs->mapped_ram ? "mapped-ram image"
+                                                   : "classic stream");
+    printf("machine:         %s\n", cfg->present ? cfg->machine
+                                                 : "(no configuration)");
+    printf("capabilities:   ");
+    for (size_t i = 0; i < cfg->ncaps; i++) {
+        printf(" %s", cfg->caps[i]);
+    }
+    printf("%s\n", cfg->ncaps ? "" : " (none)");
+    printf("page size:       %u\n", rs->page_size);
+    printf("ram:             %s in %zu blocks\n",
+           fr_human_size(rs->total, a, sizeof(a)), rs->nblocks);
+    if (!rs->mapped_ram) {
+        printf("page records:    %" PRIu64 " page, %" PRIu64 " zero, %"
+               PRIu64 " xbzrle, %" PRIu64 " resent, in %" PRIu64
+               " ram sections\n", rs->n_page, rs->n_zero, rs->n_xbzrle,
+               rs->n_resent, rs->n_sections);
+    }
+    printf("\n  %-28s %12s %10s %10s %10s\n", "RAM BLOCK", "LENGTH",
+           "PRESENT", "ZERO", "ABSENT");
+    for (size_t i = 0; i < rs->nblocks; i++) {
+        const struct ram_block *blk = &rs->blocks[i];
+        uint64_t p, z, ab;
+        ram_block_counts(rs, blk, &p, &z, &ab);
+        printf("  %-28s %12s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 "\n",
+               blk->name, fr_human_size(blk->length, a, sizeof(a)), p, z,
+               ab);
+    }
+    printf("\ndevice sections: %zu, %" PRIu64 " bytes%s\n", sum->ndevs,
+           device_bytes(sum), sum->vmdesc_used ? " (sized by vmdesc)" : "");
+    for (size_t i = 0; i < sum->ndevs; i++) {
+        const struct sf_device *d = &sum->devs[i];
+        printf("  %4u %-32s inst %-3u v%-3u %8" PRIu64 " bytes at 0x%"
+               PRIx64 "\n", d->id, d->name, d->instance, d->version,
+               d->body_len, d->offset);
+    }
+    for (size_t i = 0; i < sum->ncmds; i++) {
+        printf("command:         %s at 0x%" PRIx64 "\n",
+               sv_cmd_name(sum->cmds[i].cmd), sum->cmds[i].offset);
+    }
+    if (sum->have_vmdesc) {
+        printf("vmdesc:          %" PRIu64 " bytes of JSON at 0x%" PRIx64
+               "\n", sum->vmdesc_len, sum->vmdesc_offset);
+    } else {
+        printf("vmdesc:          none\n");
+    }
+    if (sum->trailing) {
+        printf("trailing data:   %" PRIu64 " bytes after the stream\n",
+               sum->trailing);
+    }
+    if (map) {
+        for (size_t i = 0; i < rs->nblocks; i++) {
+            print_map(rs, &rs->blocks[i]);
+        }
+    }
+}
+
+static int run_inspect(int argc, char **argv)
+{
+    struct inspect_opts o = { .output = FR_OUTPUT_HUMAN };
+    struct savefile sf;
+    struct sf_summary sum = { 0 };
+    int ret = FR_EXIT_OK;
+
+    argp_parse(&inspect_argp, argc, argv, 0, NULL, &o);
+    if (savefile_open(&sf, o.path) < 0 ||
+        savefile_walk(&sf, &sum, NULL) < 0) {
+        ret = fr_report(&sf.err, o.path);
+    } else if (o.output == FR_OUTPUT_JSON) {
+        print_json(&sf, &sum, o.map);
+    } else {
+        print_human(&sf, &sum, o.map);
+    }
+    savefile_summary_free(&sum);
+    savefile_close(&sf);
+    return ret;
+}
+
+const struct fr_cmd fr_cmd_inspect = {
+    .name = "inspect",
+    .summary = "show what a save file holds (--output=json for scripts)",
+    .run = run_inspect,
+};

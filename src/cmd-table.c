@@ -1,0 +1,9 @@
+/* The table of commands: "fixedram --help" is generated from it. */
+#include "config.h"
+
+#include "cmd.h"
+
+const struct fr_cmd *const fr_cmds[] = {
+    &fr_cmd_inspect,
+    NULL,
+};

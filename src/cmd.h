@@ -1,0 +1,34 @@
+/*
+ * One command, one file, one descriptor; cmd-table.c lists them all.
+ */
+#ifndef FR_CMD_H
+#define FR_CMD_H
+
+#include <argp.h>
+#include <stdbool.h>
+
+#include "err.h"
+
+struct fr_cmd {
+    const char *name;
+    const char *summary;        /* one line for "fixedram --help" */
+    /* ARGV[0] is "fixedram NAME"; returns an exit status (exit.h). */
+    int (*run)(int argc, char **argv);
+};
+
+extern const struct fr_cmd fr_cmd_inspect;
+
+/* The table, sorted by name, NULL-terminated. */
+extern const struct fr_cmd *const fr_cmds[];
+
+/* Global options (given before the command). */
+extern bool fr_quiet;
+
+/*
+ * Report ERR about input or output NAME once, on stderr, in the house
+ * format, and return the exit status for it (FR_EXIT_FAIL, or
+ * FR_EXIT_USAGE for usage errors).
+ */
+int fr_report(const struct fr_err *err, const char *name);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * A save file as a user has it: opens a path or stdin, recognises the
+ * container (libvirt header, zstd/gzip/bzip2/xz/lzop compression) by its
+ * magic, and walks the QEMU stream inside, RAM and device sections alike,
+ * collecting what inspect, verify and the converters need.
+ */
+#ifndef FR_SAVEFILE_H
+#define FR_SAVEFILE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "io.h"
+#include "libvirt.h"
+#include "ram.h"
+#include "savevm.h"
+#include "vmdesc.h"
+
+struct savefile {
+    const char *name;           /* for messages: the path, or "-" */
+    int fd;
+    bool own_fd;
+    struct stat st;
+    struct fr_err err;
+    struct fr_src file;         /* the bytes of the file */
+    struct fr_src dec;          /* decompressed payload, when compressed */
+    struct fr_src *src;         /* where the QEMU stream is read */
+    bool libvirt;
+    struct libvirt_hdr lv;
+    const char *compression;    /* "zstd", "gzip", ... or NULL */
+    uint64_t stream_offset;     /* of the QEVM magic, in src */
+};
+
+/* A device (non-RAM) section as found in the stream. */
+struct sf_device {
+    uint8_t type;               /* SV_FULL, or SV_START/PART/END */
+    uint32_t id;
+    char name[256];
+    uint32_t instance, version;
+    uint64_t offset;            /* of the section's type byte */
+    uint64_t body_offset, body_len;
+    enum sv_delim delim;
+};
+
+struct sf_command {
+    uint16_t cmd, len;
+    uint64_t offset;
+};
+
+/* Hooks for commands that transform a file while it is walked. */
+struct sf_visitor {
+    void *opaque;
+    /* After the header and configuration were read. */
+    int (*opened)(void *opaque, struct sv_reader *sv, struct ram_state *rs);
+    /* A token header; for sections, before the body. */
+    int (*token)(void *opaque, const struct sv_token *t, bool is_ram);
+    /* Bytes of a device section body as they stream past. */
+    sv_body_fn device_body;
+    /* After a section's footer (or a command, or EOF). */
+    int (*token_end)(void *opaque, const struct sv_token *t, bool is_ram);
+    /* The vmdesc JSON after EOF (LEN 0: none). */
+    int (*vmdesc)(void *opaque, const uint8_t *json, uint64_t len);
+    struct ram_visitor ram;
+};
+
+struct sf_summary {
+    struct sv_reader sv;
+    struct ram_state ram;
+    bool have_ram;
+    uint32_t ram_section_id;
+    struct sf_device *devs;
+    size_t ndevs;
+    struct sf_command *cmds;
+    size_t ncmds;
+    bool have_eof;
+    uint64_t eof_offset;
+    bool have_vmdesc;
+    uint64_t vmdesc_offset, vmdesc_len;
+    bool vmdesc_used;           /* its sizes delimited the device bodies */
+    struct vmdesc vmdesc;       /* parsed when it was found up front */
+    uint64_t end_offset;        /* where the stream's last byte ends */
+    uint64_t trailing;          /* bytes after it */
+};
+
+/*
+ * Open PATH ("-" = stdin) and position the reader at the QEMU stream.
+ * Returns 0, or -1 with sf->err set (FR_E_NOTMIG when the file is not a
+ * QEMU migration file of any kind we know).
+ */
+int savefile_open(struct savefile *sf, const char *path);
+void savefile_close(struct savefile *sf);
+
+/*
+ * Walk the whole stream, filling SUM (caller frees it with
+ * savefile_summary_free).  V may be NULL.  On error returns -1 with
+ * sf->err set; SUM then holds what was read up to the error.
+ */
+int savefile_walk(struct savefile *sf, struct sf_summary *sum,
+                  const struct sf_visitor *v);
+void savefile_summary_free(struct sf_summary *sum);
+
+/* "stream" or "mapped-ram". */
+const char *savefile_layout(const struct sf_summary *sum);
+
+#endif

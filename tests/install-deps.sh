@@ -1,0 +1,45 @@
+#!/bin/sh
+# Install what fixedram needs to build and to run its whole test suite on a
+# Debian bookworm (or newer Debian/Ubuntu) machine.  Idempotent; needs root
+# (or sudo).  QEMU >= 9.0 and libvirt 11 come from bookworm-backports there.
+set -eu
+
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+
+build_pkgs="build-essential autoconf automake pkg-config libzstd-dev
+    libxxhash-dev zstd xxhash python3 gzip bzip2 xz-utils lzop"
+vm_pkgs="qemu-system-x86 libvirt-daemon-driver-qemu libvirt-clients
+    libvirt-daemon"
+
+# bookworm's own QEMU is 7.2: add the backports suite, reusing the URIs of
+# the existing Debian source (deb822 or one-line format).
+. /etc/os-release
+backports=
+if [ "${VERSION_CODENAME:-}" = bookworm ]; then
+    backports=bookworm-backports
+    if ! grep -rqs "bookworm-backports" /etc/apt/sources.list \
+            /etc/apt/sources.list.d/; then
+        uri=$(grep -rhs '^URIs:.*debian/\?$' /etc/apt/sources.list.d/*.sources \
+              | head -n 1 | sed 's/^URIs:[[:space:]]*//')
+        if [ -z "$uri" ]; then
+            uri=$(grep -hs '^deb .*debian/\? bookworm ' /etc/apt/sources.list \
+                  | head -n 1 | awk '{print $2}')
+        fi
+        : "${uri:=http://deb.debian.org/debian}"
+        printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+            "$uri" | $SUDO tee /etc/apt/sources.list.d/fixedram-backports.sources >/dev/null
+    fi
+fi
+
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq $build_pkgs >/dev/null
+if [ -n "$backports" ]; then
+    # shellcheck disable=SC2086
+    $SUDO apt-get install -y -qq -t "$backports" $vm_pkgs >/dev/null
+else
+    # shellcheck disable=SC2086
+    $SUDO apt-get install -y -qq $vm_pkgs >/dev/null
+fi

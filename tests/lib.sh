@@ -1,0 +1,79 @@
+# Sourced by every CLI test: strict mode, a scratch directory that is
+# removed on exit (kept with KEEP=1), and small assertion helpers.
+# Exit 77 means "skipped" to automake.
+set -eu
+export LC_ALL=C
+
+: "${FIXEDRAM:?FIXEDRAM must point at the fixedram binary}"
+: "${MKSTREAM:?MKSTREAM must point at tests/gen/fr-mkstream}"
+: "${TESTS_SRCDIR:?TESTS_SRCDIR must point at the tests directory}"
+
+# Run fixedram under valgrind when FR_VALGRIND=1 (slow; for CI jobs).
+if [ "${FR_VALGRIND:-0}" = 1 ]; then
+    FIXEDRAM="valgrind -q --error-exitcode=99 --leak-check=full $FIXEDRAM"
+fi
+
+TEST_NAME=$(basename "$0" .sh)
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/fr-$TEST_NAME.XXXXXX")
+cleanup() {
+    if [ "${KEEP:-0}" = 1 ]; then
+        echo "scratch kept in $SCRATCH" >&2
+    else
+        rm -rf "$SCRATCH"
+    fi
+}
+trap cleanup EXIT
+cd "$SCRATCH"
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+skip() {
+    echo "skip: $*" >&2
+    exit 77
+}
+
+# expect_code N CMD...: CMD must exit with status N.
+expect_code() {
+    want=$1
+    shift
+    set +e
+    "$@"
+    got=$?
+    set -e
+    [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want"
+}
+
+# must_fail CMD...: CMD must fail cleanly (not 0, not a crash, not 126/127).
+must_fail() {
+    set +e
+    "$@"
+    got=$?
+    set -e
+    case $got in
+    0) fail "'$*' succeeded, expected a failure" ;;
+    126|127) fail "'$*' could not run (exit $got)" ;;
+    esac
+    [ "$got" -lt 128 ] || fail "'$*' died with signal $((got - 128))"
+}
+
+# json_get FILE EXPR: print a value from a JSON file (python3 expression
+# on d, the parsed document).
+json_get() {
+    python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"
+}
+
+# assert_eq ACTUAL EXPECTED WHAT
+assert_eq() {
+    [ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"
+}
+
+# assert_grep PATTERN FILE: FILE must contain PATTERN (extended regex).
+assert_grep() {
+    grep -Eq -- "$1" "$2" || {
+        cat "$2" >&2
+        fail "'$2' does not match /$1/"
+    }
+}
