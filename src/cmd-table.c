@@ -4,6 +4,7 @@
 #include "cmd.h"
 
 const struct fr_cmd *const fr_cmds[] = {
+    &fr_cmd_convert,
     &fr_cmd_inspect,
     NULL,
 };

@@ -16,6 +16,7 @@ struct fr_cmd {
     int (*run)(int argc, char **argv);
 };
 
+extern const struct fr_cmd fr_cmd_convert;
 extern const struct fr_cmd fr_cmd_inspect;
 
 /* The table, sorted by name, NULL-terminated. */

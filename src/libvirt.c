@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "endian.h"
+#include "sink.h"
 
 static const char *const format_names[LIBVIRT_FMT_COUNT] = {
     "raw", "gzip", "bzip2", "xz", "lzop", "zstd", "sparse",
@@ -160,4 +161,40 @@ void libvirt_hdr_free(struct libvirt_hdr *h)
     free(h->xml);
     free(h->cookie);
     h->xml = h->cookie = NULL;
+}
+
+int libvirt_hdr_write(struct fr_sink *k, const struct libvirt_hdr *h,
+                      uint32_t format, bool complete)
+{
+    uint8_t hdr[LIBVIRT_HDR_SIZE] = { 0 };
+    uint8_t *data = calloc(1, h->data_len);
+    size_t xml_len = strlen(h->xml);
+    int ret;
+
+    if (!data) {
+        return fr_fail(k->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+    }
+    memcpy(hdr, complete ? LIBVIRT_MAGIC_SAVE : LIBVIRT_MAGIC_PART,
+           LIBVIRT_MAGIC_LEN);
+    fr_le32enc(hdr + 16, h->version);
+    fr_le32enc(hdr + 20, h->data_len);
+    fr_le32enc(hdr + 24, h->was_running);
+    fr_le32enc(hdr + 28, format);
+    fr_le32enc(hdr + 32, h->cookie_offset);
+    /* both fitted in data_len when they were read */
+    memcpy(data, h->xml, xml_len);
+    if (h->cookie) {
+        memcpy(data + h->cookie_offset, h->cookie, strlen(h->cookie));
+    }
+    ret = fr_sink_write(k, hdr, sizeof(hdr));
+    if (ret == 0) {
+        ret = fr_sink_write(k, data, h->data_len);
+    }
+    free(data);
+    return ret;
+}
+
+int libvirt_hdr_complete(struct fr_sink *k)
+{
+    return fr_sink_pwrite(k, LIBVIRT_MAGIC_SAVE, LIBVIRT_MAGIC_LEN, 0);
 }

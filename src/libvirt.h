@@ -71,4 +71,18 @@ const char *libvirt_format_name(uint32_t format);
  * NULL when the payload is not compressed by an external program. */
 const char *const *libvirt_format_decompressor(uint32_t format);
 
+struct fr_sink;
+
+/*
+ * Write H's header and data area (XML at 0, cookie at cookie_offset, zero
+ * padding up to data_len) with image format FORMAT.  Unless COMPLETE, the
+ * magic is "LibvirtQemudPart" and libvirt_hdr_complete() flips it to Save
+ * once the payload is complete (libvirt refuses Part images).
+ */
+int libvirt_hdr_write(struct fr_sink *k, const struct libvirt_hdr *h,
+                      uint32_t format, bool complete);
+
+/* Rewrite the magic at offset 0 as "LibvirtQemudSave". */
+int libvirt_hdr_complete(struct fr_sink *k);
+
 #endif

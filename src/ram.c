@@ -11,6 +11,7 @@
 
 #include "ckd.h"
 #include "endian.h"
+#include "sink.h"
 #include "xbzrle.h"
 
 void ram_init(struct ram_state *rs, uint32_t page_size, bool mapped_ram,
@@ -386,17 +387,21 @@ static int read_record(struct ram_state *rs, struct fr_src *s,
                        "unknown combination of RAM flags 0x%x", flags);
     }
 
-    rec.resent = fr_bitmap_test(&b->sent, rec.page);
-    if (rec.resent) {
-        b->n_resent++;
-        rs->n_resent++;
-    }
-    if (fr_bitmap_set(&b->sent, rec.page) < 0 ||
-        (rec.kind != RAM_ZERO && fr_bitmap_set(&b->present, rec.page) < 0)) {
-        return fr_fail(s->err, FR_E_NOMEM, at, "out of memory for page map");
-    }
-    if (rec.kind == RAM_ZERO) {
-        fr_bitmap_clear(&b->present, rec.page);
+    if (rs->track_pages) {
+        rec.resent = fr_bitmap_test(&b->sent, rec.page);
+        if (rec.resent) {
+            b->n_resent++;
+            rs->n_resent++;
+        }
+        if (fr_bitmap_set(&b->sent, rec.page) < 0 ||
+            (rec.kind != RAM_ZERO &&
+             fr_bitmap_set(&b->present, rec.page) < 0)) {
+            return fr_fail(s->err, FR_E_NOMEM, at,
+                           "out of memory for page map");
+        }
+        if (rec.kind == RAM_ZERO) {
+            fr_bitmap_clear(&b->present, rec.page);
+        }
     }
     rs->last_block = (long)rec.block;
     if (rs->visitor && rs->visitor->record &&
@@ -466,4 +471,128 @@ int ram_read_section(struct ram_state *rs, struct fr_src *s)
             return -1;
         }
     }
+}
+
+/* ---- writers ------------------------------------------------------------- */
+
+static int put_be64(struct fr_sink *k, uint64_t v)
+{
+    uint8_t b[8];
+    fr_be64enc(b, v);
+    return fr_sink_write(k, b, 8);
+}
+
+static int put_block_entry(struct fr_sink *k, const struct ram_block *b)
+{
+    uint8_t len = (uint8_t)strlen(b->name);
+
+    if (fr_sink_write(k, &len, 1) < 0 || fr_sink_write(k, b->name, len) < 0 ||
+        put_be64(k, b->length) < 0) {
+        return -1;
+    }
+    if (b->has_page_size && put_be64(k, b->page_size) < 0) {
+        return -1;
+    }
+    if (b->has_mr_addr && put_be64(k, b->mr_addr) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+int ram_write_block_list(struct fr_sink *k, const struct ram_state *rs)
+{
+    if (put_be64(k, rs->total | RAM_FLAG_MEM_SIZE) < 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < rs->nblocks; i++) {
+        if (put_block_entry(k, &rs->blocks[i]) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int ram_write_mapped_list(struct fr_sink *k, struct ram_state *rs)
+{
+    if (put_be64(k, rs->total | RAM_FLAG_MEM_SIZE) < 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < rs->nblocks; i++) {
+        struct ram_block *b = &rs->blocks[i];
+        uint8_t h[MAPPED_RAM_HDR_SIZE];
+        uint64_t end;
+
+        if (put_block_entry(k, b) < 0) {
+            return -1;
+        }
+        b->mr_offset = fr_sink_tell(k);
+        b->mr.version = MAPPED_RAM_VERSION;
+        b->mr.page_size = rs->page_size;
+        b->mr.bitmap_offset = b->mr_offset + MAPPED_RAM_HDR_SIZE;
+        b->mr_no_data = false;
+        if (ckd_align_up(&b->mr.pages_offset,
+                         b->mr.bitmap_offset +
+                             mapped_ram_bitmap_size(b->npages),
+                         MAPPED_RAM_ALIGN) ||
+            ckd_add_u64(&end, b->mr.pages_offset, b->length)) {
+            return fr_fail(k->err, FR_E_CORRUPT, FR_NO_OFFSET,
+                           "ram block '%s' does not fit in a file",
+                           b->name);
+        }
+        fr_be32enc(h, b->mr.version);
+        fr_be64enc(h + 4, b->mr.page_size);
+        fr_be64enc(h + 12, b->mr.bitmap_offset);
+        fr_be64enc(h + 20, b->mr.pages_offset);
+        if (fr_sink_write(k, h, sizeof(h)) < 0 ||
+            fr_sink_skip_to(k, end) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int mapped_ram_write_bitmap(struct fr_sink *k, const struct ram_block *b,
+                            const struct fr_bitmap *bm)
+{
+    uint64_t words = mapped_ram_bitmap_size(b->npages) / 8;
+    uint8_t buf[65536];
+    uint64_t off = b->mr.bitmap_offset;
+    size_t n = 0;
+
+    for (uint64_t w = 0; w < words; w++) {
+        fr_le64enc(buf + n, fr_bitmap_word(bm, w));
+        n += 8;
+        if (n == sizeof(buf) || w + 1 == words) {
+            if (fr_sink_pwrite(k, buf, n, off) < 0) {
+                return -1;
+            }
+            off += n;
+            n = 0;
+        }
+    }
+    return 0;
+}
+
+int ram_write_record(struct fr_sink *k, uint64_t offset, unsigned flags,
+                     const char *block, const void *payload, size_t len)
+{
+    uint8_t hdr[8 + 1 + 255];
+    size_t n = 8;
+
+    fr_be64enc(hdr, offset | flags);
+    if (!(flags & RAM_FLAG_CONTINUE)) {
+        size_t l = strlen(block);
+        hdr[n++] = (uint8_t)l;
+        memcpy(hdr + n, block, l);
+        n += l;
+    }
+    if (fr_sink_write(k, hdr, n) < 0) {
+        return -1;
+    }
+    return len ? fr_sink_write(k, payload, len) : 0;
+}
+
+int ram_write_eos(struct fr_sink *k)
+{
+    return put_be64(k, RAM_FLAG_EOS);
 }

@@ -143,4 +143,39 @@ static inline uint64_t mapped_ram_bitmap_size(uint64_t npages)
 /* Find a block by name; -1 if none. */
 long ram_find_block(const struct ram_state *rs, const char *name);
 
+/* ---- writers ---- */
+
+struct fr_sink;
+
+/*
+ * Write the MEM_SIZE record and the block list of RS as a classic stream
+ * has it (name, length, and the per-block page size and mr_addr fields
+ * when the blocks carry them).
+ */
+int ram_write_block_list(struct fr_sink *k, const struct ram_state *rs);
+
+/*
+ * Lay out and write the block list of a mapped-ram stream whose MEM_SIZE
+ * record starts at the sink's position: per block the 28-byte header, the
+ * bitmap right after it (written later, see mapped_ram_write_bitmap), and
+ * the pages region at the next 1 MiB boundary of the absolute file offset.
+ * Fills each block's mr_offset and mr; leaves the sink after the last
+ * pages region.
+ */
+int ram_write_mapped_list(struct fr_sink *k, struct ram_state *rs);
+
+/* Write bitmap BM of block B at its bitmap_offset (LE 64-bit words). */
+int mapped_ram_write_bitmap(struct fr_sink *k, const struct ram_block *b,
+                            const struct fr_bitmap *bm);
+
+/*
+ * A page record: W = OFFSET | FLAGS, the block name unless CONTINUE is in
+ * FLAGS, and PAYLOAD (the page for PAGE, the fill byte for ZERO).
+ */
+int ram_write_record(struct fr_sink *k, uint64_t offset, unsigned flags,
+                     const char *block, const void *payload, size_t len);
+
+/* End of a section body. */
+int ram_write_eos(struct fr_sink *k);
+
 #endif

@@ -12,6 +12,7 @@
 
 #include "ckd.h"
 #include "endian.h"
+#include "sink.h"
 
 /* Bytes after a footer that we look at to accept it (see token_plausible). */
 #define LOOKAHEAD (1 + 4 + 1 + 255 + 4 + 4)
@@ -719,4 +720,134 @@ int sv_find_vmdesc(struct fr_src *s, uint64_t end, uint64_t *off,
     }
     free(buf);
     return 0;
+}
+
+/* ---- writers ------------------------------------------------------------- */
+
+int sv_write_header(struct fr_sink *k)
+{
+    uint8_t h[8];
+    fr_be32enc(h, SV_MAGIC);
+    fr_be32enc(h + 4, SV_VERSION);
+    return fr_sink_write(k, h, sizeof(h));
+}
+
+static int write_counted(struct fr_sink *k, const char *s)
+{
+    uint8_t len = (uint8_t)strlen(s);
+    return fr_sink_write(k, &len, 1) < 0 ? -1 : fr_sink_write(k, s, len);
+}
+
+static int write_subsection(struct fr_sink *k, const char *name)
+{
+    uint8_t v[4];
+    uint8_t type = SV_SUBSECTION;
+    fr_be32enc(v, 1);
+    if (fr_sink_write(k, &type, 1) < 0 || write_counted(k, name) < 0) {
+        return -1;
+    }
+    return fr_sink_write(k, v, 4);
+}
+
+int sv_write_config(struct fr_sink *k, const struct sv_config *cfg,
+                    const char *add, const char *drop)
+{
+    const char *caps[SV_MAX_CAPS + 1];
+    size_t n = 0;
+    uint8_t b[5];
+
+    for (size_t i = 0; i < cfg->ncaps; i++) {
+        if (!drop || strcmp(cfg->caps[i], drop) != 0) {
+            caps[n++] = cfg->caps[i];
+        }
+    }
+    if (add && !sv_has_cap(cfg, add)) {
+        caps[n++] = add;
+    }
+    b[0] = SV_CONFIG;
+    fr_be32enc(b + 1, (uint32_t)strlen(cfg->machine));
+    if (fr_sink_write(k, b, 5) < 0 ||
+        fr_sink_write(k, cfg->machine, strlen(cfg->machine)) < 0) {
+        return -1;
+    }
+    if (cfg->has_page_bits) {
+        fr_be32enc(b, cfg->page_bits);
+        if (write_subsection(k, "configuration/target-page-bits") < 0 ||
+            fr_sink_write(k, b, 4) < 0) {
+            return -1;
+        }
+    }
+    if (n) {
+        fr_be32enc(b, (uint32_t)n);
+        if (write_subsection(k, "configuration/capabilities") < 0 ||
+            fr_sink_write(k, b, 4) < 0) {
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (write_counted(k, caps[i]) < 0) {
+                return -1;
+            }
+        }
+    }
+    if (cfg->has_uuid) {
+        if (write_subsection(k, "configuration/uuid") < 0 ||
+            fr_sink_write(k, cfg->uuid, 16) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int sv_write_token(struct fr_sink *k, const struct sv_token *t)
+{
+    uint8_t b[16];
+
+    b[0] = t->type;
+    switch (t->type) {
+    case SV_START:
+    case SV_FULL:
+        fr_be32enc(b + 1, t->sec->id);
+        if (fr_sink_write(k, b, 5) < 0 || write_counted(k, t->sec->idstr)) {
+            return -1;
+        }
+        fr_be32enc(b, t->sec->instance);
+        fr_be32enc(b + 4, t->sec->version);
+        return fr_sink_write(k, b, 8);
+    case SV_PART:
+    case SV_END:
+        fr_be32enc(b + 1, t->sec->id);
+        return fr_sink_write(k, b, 5);
+    case SV_COMMAND:
+        fr_be16enc(b + 1, t->cmd);
+        fr_be16enc(b + 3, t->cmd_len);
+        if (fr_sink_write(k, b, 5) < 0) {
+            return -1;
+        }
+        return fr_sink_write(k, t->cmd_data, t->cmd_len);
+    default:
+        return fr_sink_write(k, b, 1);
+    }
+}
+
+int sv_write_footer(struct fr_sink *k, enum sv_footers footers,
+                    const struct sv_section *sec)
+{
+    uint8_t b[5] = { SV_FOOTER };
+
+    if (footers != SV_FOOTERS_ON) {
+        return 0;
+    }
+    fr_be32enc(b + 1, sec->id);
+    return fr_sink_write(k, b, 5);
+}
+
+int sv_write_vmdesc(struct fr_sink *k, const uint8_t *json, uint64_t len)
+{
+    uint8_t b[5] = { SV_VMDESC };
+
+    fr_be32enc(b + 1, (uint32_t)len);
+    if (fr_sink_write(k, b, 5) < 0) {
+        return -1;
+    }
+    return fr_sink_write(k, json, (size_t)len);
 }

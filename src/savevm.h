@@ -168,4 +168,29 @@ bool sv_has_cap(const struct sv_config *cfg, const char *name);
 /* Page size from the configuration (4096 unless target-page-bits says). */
 uint32_t sv_page_size(const struct sv_config *cfg);
 
+/* ---- writers (mirror the readers above) ---- */
+
+struct fr_sink;
+
+/* Magic and version. */
+int sv_write_header(struct fr_sink *k);
+
+/*
+ * The configuration section CFG with capability ADD appended (when not
+ * NULL and not already there) and DROP removed (when not NULL).
+ */
+int sv_write_config(struct fr_sink *k, const struct sv_config *cfg,
+                    const char *add, const char *drop);
+
+/* A token header exactly as it was read (START/PART/END/FULL, COMMAND
+ * with its payload, EOF). */
+int sv_write_token(struct fr_sink *k, const struct sv_token *t);
+
+/* The footer of section SEC, when FOOTERS says the stream has them. */
+int sv_write_footer(struct fr_sink *k, enum sv_footers footers,
+                    const struct sv_section *sec);
+
+/* VMDESCRIPTION: 06 be32 LEN JSON. */
+int sv_write_vmdesc(struct fr_sink *k, const uint8_t *json, uint64_t len);
+
 #endif

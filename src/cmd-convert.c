@@ -1,0 +1,216 @@
+/*
+ * fixedram convert stream-to-image|image-to-stream INPUT OUTPUT
+ *
+ * The output appears only when complete (temporary file + rename); an
+ * existing output needs --force; the input is never written.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "convert.h"
+#include "exit.h"
+
+struct convert_args {
+    const char *direction;
+    const char *input;
+    const char *output;
+    bool force;
+    bool progress;
+    bool quiet;
+    struct convert_opts o;
+    int nargs;
+};
+
+enum { OPT_ZSTD = 0x100, OPT_NO_CONTAINER, OPT_THREADS };
+
+static const struct argp_option options[] = {
+    { "force", 'f', NULL, 0, "Overwrite OUTPUT if it exists", 0 },
+    { "progress", 'p', NULL, 0, "Show progress on standard error", 0 },
+    { "quiet", 'q', NULL, 0, "Print nothing but errors", 0 },
+    { "zstd", OPT_ZSTD, "LEVEL", OPTION_ARG_OPTIONAL,
+      "image-to-stream: compress the stream with zstd (LEVEL 1-19, default "
+      "3); a libvirt image gets format zstd", 0 },
+    { "no-container", OPT_NO_CONTAINER, NULL, 0,
+      "Write the bare QEMU stream, without the libvirt header of a libvirt "
+      "input", 0 },
+    { "threads", OPT_THREADS, "N", 0,
+      "Compression threads for --zstd (default: the number of CPUs, at "
+      "most 8)", 0 },
+    { 0 }
+};
+
+static int parse_int(const char *arg, int lo, int hi, int *out)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (*arg == '\0' || *end != '\0' || v < lo || v > hi) {
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+    struct convert_args *a = state->input;
+
+    switch (key) {
+    case 'f':
+        a->force = true;
+        return 0;
+    case 'p':
+        a->progress = true;
+        return 0;
+    case 'q':
+        a->quiet = true;
+        return 0;
+    case OPT_ZSTD:
+        a->o.zstd = true;
+        if (arg && parse_int(arg, 1, 19, &a->o.zstd_level) < 0) {
+            argp_error(state, "invalid zstd level '%s' (1 to 19)", arg);
+        }
+        return 0;
+    case OPT_NO_CONTAINER:
+        a->o.no_container = true;
+        return 0;
+    case OPT_THREADS:
+        if (parse_int(arg, 1, 256, &a->o.threads) < 0) {
+            argp_error(state, "invalid thread count '%s'", arg);
+        }
+        return 0;
+    case ARGP_KEY_ARG:
+        switch (a->nargs++) {
+        case 0:
+            if (strcmp(arg, "stream-to-image") != 0 &&
+                strcmp(arg, "image-to-stream") != 0) {
+                argp_error(state, "unknown direction '%s' (stream-to-image "
+                           "or image-to-stream)", arg);
+            }
+            a->direction = arg;
+            return 0;
+        case 1:
+            a->input = arg;
+            return 0;
+        case 2:
+            a->output = arg;
+            return 0;
+        default:
+            argp_error(state, "too many arguments");
+            return 0;
+        }
+    case ARGP_KEY_END:
+        if (a->nargs < 3) {
+            argp_error(state, "expected DIRECTION INPUT OUTPUT");
+        }
+        if (a->o.zstd && strcmp(a->direction, "stream-to-image") == 0) {
+            argp_error(state, "--zstd applies to image-to-stream only: a "
+                       "mapped-ram image must stay seekable");
+        }
+        return 0;
+    default:
+        return ARGP_ERR_UNKNOWN;
+    }
+}
+
+static const struct argp convert_argp = {
+    options, parse_opt,
+    "stream-to-image INPUT OUTPUT\nimage-to-stream INPUT OUTPUT",
+    "Convert between the classic migration stream and the mapped-ram "
+    "image, so that QEMU restores the output to exactly the guest the input "
+    "holds.  Device state is copied byte for byte; RAM is rewritten in the "
+    "target layout (resent pages resolved to their last copy, XBZRLE "
+    "decoded, zero pages as holes or ZERO records).  A libvirt save image "
+    "gives a libvirt save image (format sparse, or raw/zstd)."
+    "\v"
+    "stream-to-image reads '-' (standard input) too, so fixedram can be "
+    "QEMU's exec: peer:\n"
+    "  migrate \"exec:fixedram convert stream-to-image - vm.img\"\n"
+    "image-to-stream writes '-' (standard output) too:\n"
+    "  qemu ... -incoming \"exec:fixedram convert image-to-stream vm.img -\"\n"
+    "\n"
+    "The output appears only when complete: it is written to a temporary "
+    "file next to OUTPUT and renamed; on error or signal the temporary file "
+    "is removed.  The input is never modified.\n"
+    "\n"
+    "Exit status: 0 success, 1 failure (bad input, I/O error, OUTPUT "
+    "exists without --force), 64 bad command line.",
+    NULL, NULL, NULL
+};
+
+/* Is OUTPUT the very file INPUT is? */
+static bool same_file(const struct savefile *in, const char *output)
+{
+    struct stat st;
+    return strcmp(output, "-") != 0 && stat(output, &st) == 0 &&
+           S_ISREG(st.st_mode) && st.st_dev == in->st.st_dev &&
+           st.st_ino == in->st.st_ino;
+}
+
+static int default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 8 ? 8 : (int)n;
+}
+
+static int run_convert(int argc, char **argv)
+{
+    struct convert_args a = { .o = { .zstd_level = 3 } };
+    struct savefile in;
+    struct fr_sink out = { 0 };
+    struct fr_err out_err = { 0 };
+    struct fr_progress progress;
+    bool to_image;
+    int ret;
+
+    argp_parse(&convert_argp, argc, argv, 0, NULL, &a);
+    to_image = strcmp(a.direction, "stream-to-image") == 0;
+    if (!a.o.threads) {
+        a.o.threads = default_threads();
+    }
+    if (savefile_open(&in, a.input) < 0) {
+        ret = fr_report(&in.err, a.input);
+        savefile_close(&in);
+        return ret;
+    }
+    if (same_file(&in, a.output)) {
+        fprintf(stderr, "fixedram: %s: output is the input file\n",
+                a.output);
+        savefile_close(&in);
+        return FR_EXIT_FAIL;
+    }
+    if (fr_sink_open(&out, a.output, a.force, &out_err) < 0) {
+        ret = fr_report(&out_err, a.output);
+        fr_sink_abort(&out);
+        savefile_close(&in);
+        return ret;
+    }
+    fr_progress_init(&progress, a.progress && !a.quiet && !fr_quiet);
+    a.o.progress = &progress;
+    ret = to_image ? convert_stream_to_image(&in, &out, &a.o)
+                   : convert_image_to_stream(&in, &out, &a.o);
+    if (ret == 0) {
+        ret = fr_sink_commit(&out);
+    } else {
+        fr_sink_abort(&out);
+    }
+    if (ret == 0) {
+        fr_progress_done(&progress);
+        ret = FR_EXIT_OK;
+    } else if (fr_failed(&in.err)) {
+        ret = fr_report(&in.err, a.input);
+    } else {
+        ret = fr_report(&out_err, a.output);
+    }
+    savefile_close(&in);
+    return ret;
+}
+
+const struct fr_cmd fr_cmd_convert = {
+    .name = "convert",
+    .summary = "convert a classic stream to a mapped-ram image or back",
+    .run = run_convert,
+};

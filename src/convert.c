@@ -1,0 +1,477 @@
+/*
+ * Layout conversion: classic stream <-> mapped-ram image.
+ *
+ * Both directions walk the input once (savefile_walk) and copy every
+ * non-RAM byte as it streams past: configuration (with the mapped-ram
+ * capability added or removed), device sections, commands, EOF, vmdesc.
+ * Only the ram section is rewritten:
+ *
+ *   stream -> image: the block list is laid out as QEMU lays it out; each
+ *   page record is written at its fixed offset (runs of contiguous pages
+ *   coalesced into one pwrite), the last copy of a page wins, XBZRLE deltas
+ *   are applied to the page as already written, all-zero pages get a clear
+ *   bit and a hole; the bitmaps are written at the end, as QEMU does.
+ *
+ *   image -> stream: the block list goes in START; all pages go in the
+ *   first PART (or END), as PAGE records for non-zero pages and ZERO
+ *   records for the rest, read with large preads from the pages regions.
+ */
+#include "config.h"
+
+#include "convert.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "endian.h"
+#include "xbzrle.h"
+#include "zero.h"
+
+/* Pages coalesced into one write / read. */
+#define RUN_PAGES 256
+
+struct conv {
+    struct savefile *in;
+    struct fr_sink *out;
+    const struct convert_opts *o;
+    struct sf_summary *sum;
+    bool libvirt_out;
+    uint64_t in_size;           /* for progress; 0 if unknown */
+    /* stream -> image */
+    struct fr_bitmap *bits;     /* per block: page has data in the output */
+    size_t nbits;
+    uint8_t *run;               /* pages waiting to be written */
+    size_t run_block;
+    uint64_t run_start, run_count;
+    uint8_t *page;
+    /* image -> stream */
+    bool pages_done;
+    uint64_t pages_total, pages_seen;
+};
+
+static int write_container(struct conv *c, uint32_t format)
+{
+    if (!c->libvirt_out) {
+        return 0;
+    }
+    return libvirt_hdr_write(c->out, &c->in->lv, format, !c->out->seekable);
+}
+
+/* ---- shared token handling ------------------------------------------------ */
+
+static int copy_body(void *opaque, const uint8_t *p, size_t n)
+{
+    struct conv *c = opaque;
+    return fr_sink_write(c->out, p, n);
+}
+
+static int copy_token(void *opaque, const struct sv_token *t, bool is_ram)
+{
+    struct conv *c = opaque;
+    (void)is_ram;
+    return sv_write_token(c->out, t);
+}
+
+static int copy_vmdesc(void *opaque, const uint8_t *json, uint64_t len)
+{
+    struct conv *c = opaque;
+    return len ? sv_write_vmdesc(c->out, json, len) : 0;
+}
+
+static int end_section(struct conv *c, const struct sv_token *t, bool is_ram)
+{
+    if (is_ram && ram_write_eos(c->out) < 0) {
+        return -1;
+    }
+    return sv_write_footer(c->out, c->sum->sv.footers, t->sec);
+}
+
+static void progress_input(struct conv *c)
+{
+    if (c->o->progress && c->in_size) {
+        fr_progress_update(c->o->progress, fr_src_tell(&c->in->file),
+                           c->in_size);
+    }
+}
+
+/* ---- stream -> image ------------------------------------------------------ */
+
+static int s2i_opened(void *opaque, struct sv_reader *sv, struct ram_state *rs)
+{
+    struct conv *c = opaque;
+    struct fr_err *err = &c->in->err;
+
+    if (rs->mapped_ram) {
+        return fr_fail(err, FR_E_USAGE, c->in->stream_offset,
+                       "the input is already a mapped-ram image (use "
+                       "image-to-stream)");
+    }
+    if (rs->ignore_shared) {
+        return fr_fail(err, FR_E_UNSUPPORTED, c->in->stream_offset,
+                       "x-ignore-shared streams cannot be converted: QEMU "
+                       "before 11.0 cannot load mapped-ram with "
+                       "x-ignore-shared");
+    }
+    rs->track_pages = false;
+    if (write_container(c, LIBVIRT_FMT_SPARSE) < 0 ||
+        sv_write_header(c->out) < 0) {
+        return -1;
+    }
+    return sv->cfg.present ? sv_write_config(c->out, &sv->cfg, "mapped-ram",
+                                             NULL)
+                           : 0;
+}
+
+static int s2i_blocks(void *opaque, struct ram_state *rs)
+{
+    struct conv *c = opaque;
+
+    c->bits = calloc(rs->nblocks, sizeof(*c->bits));
+    if (!c->bits) {
+        return fr_fail(c->out->err, FR_E_NOMEM, FR_NO_OFFSET,
+                       "out of memory");
+    }
+    c->nbits = rs->nblocks;
+    for (size_t i = 0; i < rs->nblocks; i++) {
+        if (fr_bitmap_init(&c->bits[i], rs->blocks[i].npages) < 0) {
+            return fr_fail(c->out->err, FR_E_NOMEM, FR_NO_OFFSET,
+                           "out of memory");
+        }
+    }
+    return ram_write_mapped_list(c->out, rs);
+}
+
+static uint64_t page_offset(const struct ram_state *rs, size_t block,
+                            uint64_t page)
+{
+    return rs->blocks[block].mr.pages_offset + page * rs->page_size;
+}
+
+static int flush_run(struct conv *c)
+{
+    const struct ram_state *rs = &c->sum->ram;
+
+    if (!c->run_count) {
+        return 0;
+    }
+    if (fr_sink_pwrite(c->out, c->run, c->run_count * rs->page_size,
+                       page_offset(rs, c->run_block, c->run_start)) < 0) {
+        return -1;
+    }
+    c->run_count = 0;
+    return 0;
+}
+
+/* The page's data is DATA (non-zero): queue it for writing. */
+static int s2i_store(struct conv *c, size_t block, uint64_t page,
+                     const uint8_t *data)
+{
+    uint32_t ps = c->sum->ram.page_size;
+
+    if (c->run_count && (block != c->run_block ||
+                         page != c->run_start + c->run_count ||
+                         c->run_count == RUN_PAGES)) {
+        if (flush_run(c) < 0) {
+            return -1;
+        }
+    }
+    if (!c->run_count) {
+        c->run_block = block;
+        c->run_start = page;
+    }
+    memcpy(c->run + c->run_count * ps, data, ps);
+    c->run_count++;
+    return fr_bitmap_set(&c->bits[block], page) < 0
+               ? fr_fail(c->out->err, FR_E_NOMEM, FR_NO_OFFSET,
+                         "out of memory")
+               : 0;
+}
+
+/* The page is zero now: clear its bit, and drop data written before. */
+static int s2i_zero(struct conv *c, size_t block, uint64_t page)
+{
+    uint32_t ps = c->sum->ram.page_size;
+
+    if (!fr_bitmap_test(&c->bits[block], page)) {
+        return 0;
+    }
+    if (flush_run(c) < 0) {
+        return -1;
+    }
+    fr_bitmap_clear(&c->bits[block], page);
+    return fr_sink_punch(c->out, page_offset(&c->sum->ram, block, page), ps);
+}
+
+static int s2i_record(void *opaque, struct ram_state *rs,
+                      const struct ram_record *rec)
+{
+    struct conv *c = opaque;
+    uint32_t ps = rs->page_size;
+    const uint8_t *data = rec->data;
+
+    if ((rs->n_page + rs->n_zero + rs->n_xbzrle) % 4096 == 0) {
+        progress_input(c);
+    }
+    if (rec->kind == RAM_XBZRLE) {
+        /* the delta applies to the page as the destination has it now */
+        size_t bad;
+        const char *why;
+        if (flush_run(c) < 0) {
+            return -1;
+        }
+        if (fr_bitmap_test(&c->bits[rec->block], rec->page)) {
+            if (fr_sink_pread(c->out, c->page, ps,
+                                 page_offset(rs, rec->block, rec->page)) < 0) {
+                return -1;
+            }
+        } else {
+            memset(c->page, 0, ps);
+        }
+        xbzrle_decode(rec->data, rec->len, c->page, ps, &bad, &why);
+        data = c->page;
+    }
+    if (rec->kind == RAM_ZERO || fr_is_zero(data, ps)) {
+        return s2i_zero(c, rec->block, rec->page);
+    }
+    return s2i_store(c, rec->block, rec->page, data);
+}
+
+static int s2i_token_end(void *opaque, const struct sv_token *t, bool is_ram)
+{
+    return end_section(opaque, t, is_ram);
+}
+
+int convert_stream_to_image(struct savefile *in, struct fr_sink *out,
+                            const struct convert_opts *o)
+{
+    struct sf_summary sum;
+    struct conv c = {
+        .in = in, .out = out, .o = o, .sum = &sum,
+        .libvirt_out = in->libvirt && !o->no_container,
+        .in_size = S_ISREG(in->st.st_mode) ? (uint64_t)in->st.st_size : 0,
+    };
+    const struct sf_visitor v = {
+        .opaque = &c,
+        .opened = s2i_opened,
+        .token = copy_token,
+        .device_body = copy_body,
+        .token_end = s2i_token_end,
+        .vmdesc = copy_vmdesc,
+        .ram = { .opaque = &c, .blocks = s2i_blocks, .record = s2i_record },
+    };
+    int ret = -1;
+
+    if (!out->seekable) {
+        fr_fail(out->err, FR_E_USAGE, FR_NO_OFFSET,
+                "a mapped-ram image must be written to a regular file, not "
+                "a pipe");
+        return -1;
+    }
+    c.run = malloc((size_t)RUN_PAGES * 65536);
+    c.page = malloc(65536);
+    if (!c.run || !c.page) {
+        fr_fail(out->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+        goto out;
+    }
+    if (savefile_walk(in, &sum, &v) < 0 || flush_run(&c) < 0) {
+        goto out;
+    }
+    if (!sum.have_ram) {
+        fr_fail(&in->err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
+                "the stream has no ram section");
+        goto out;
+    }
+    for (size_t i = 0; i < c.nbits; i++) {
+        if (mapped_ram_write_bitmap(out, &sum.ram.blocks[i], &c.bits[i]) < 0) {
+            goto out;
+        }
+    }
+    if (c.libvirt_out && libvirt_hdr_complete(out) < 0) {
+        goto out;
+    }
+    ret = 0;
+out:
+    for (size_t i = 0; i < c.nbits; i++) {
+        fr_bitmap_free(&c.bits[i]);
+    }
+    free(c.bits);
+    free(c.run);
+    free(c.page);
+    savefile_summary_free(&sum);
+    return ret;
+}
+
+/* ---- image -> stream ------------------------------------------------------ */
+
+static int i2s_opened(void *opaque, struct sv_reader *sv, struct ram_state *rs)
+{
+    struct conv *c = opaque;
+    struct fr_err *err = &c->in->err;
+    uint32_t format = c->o->zstd ? LIBVIRT_FMT_ZSTD : LIBVIRT_FMT_RAW;
+
+    if (!rs->mapped_ram) {
+        return fr_fail(err, FR_E_USAGE, c->in->stream_offset,
+                       "the input is a classic stream, not a mapped-ram "
+                       "image (use stream-to-image)");
+    }
+    if (c->in->src != &c->in->file || !c->in->file.seekable) {
+        return fr_fail(err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
+                       "image-to-stream needs a seekable input file: "
+                       "mapped-ram pages are read at their offsets");
+    }
+    rs->track_pages = false;
+    if (write_container(c, format) < 0) {
+        return -1;
+    }
+    if (c->o->zstd &&
+        fr_sink_start_zstd(c->out, c->o->zstd_level, c->o->threads) < 0) {
+        return -1;
+    }
+    if (sv_write_header(c->out) < 0) {
+        return -1;
+    }
+    return sv->cfg.present ? sv_write_config(c->out, &sv->cfg, NULL,
+                                             "mapped-ram")
+                           : 0;
+}
+
+static int i2s_blocks(void *opaque, struct ram_state *rs)
+{
+    struct conv *c = opaque;
+
+    for (size_t i = 0; i < rs->nblocks; i++) {
+        c->pages_total += rs->blocks[i].npages;
+    }
+    return ram_write_block_list(c->out, rs);
+}
+
+/* Records for pages [FROM, TO) of block B, whose bits are all VALUE. */
+static int emit_run(struct conv *c, const struct ram_block *b, uint64_t from,
+                    uint64_t to, bool present, bool *named)
+{
+    const struct ram_state *rs = &c->sum->ram;
+    uint32_t ps = rs->page_size;
+    static const uint8_t zero_fill;
+
+    while (from < to) {
+        uint64_t n = to - from < RUN_PAGES ? to - from : RUN_PAGES;
+        if (present &&
+            fr_src_pread(&c->in->file, c->run, n * ps,
+                         b->mr.pages_offset + from * ps, "pages") < 0) {
+            return -1;
+        }
+        for (uint64_t i = 0; i < n; i++) {
+            const uint8_t *pg = c->run + i * ps;
+            bool data = present && !fr_is_zero(pg, ps);
+            unsigned flags = (data ? RAM_FLAG_PAGE : RAM_FLAG_ZERO) |
+                             (*named ? RAM_FLAG_CONTINUE : 0);
+            if (ram_write_record(c->out, (from + i) * ps, flags, b->name,
+                                 data ? pg : &zero_fill,
+                                 data ? ps : 1) < 0) {
+                return -1;
+            }
+            *named = true;
+        }
+        from += n;
+        c->pages_seen += n;
+        if (c->o->progress) {
+            fr_progress_update(c->o->progress, c->pages_seen,
+                               c->pages_total);
+        }
+    }
+    return 0;
+}
+
+static int emit_pages(struct conv *c)
+{
+    const struct ram_state *rs = &c->sum->ram;
+
+    c->pages_done = true;
+    for (size_t i = 0; i < rs->nblocks; i++) {
+        const struct ram_block *b = &rs->blocks[i];
+        bool named = false;
+        if (b->mr_no_data) {
+            continue;
+        }
+        for (uint64_t p = 0; p < b->npages;) {
+            bool present = fr_bitmap_test(&b->present, p);
+            uint64_t e = fr_bitmap_next(&b->present, p, !present);
+            if (emit_run(c, b, p, e, present, &named) < 0) {
+                return -1;
+            }
+            p = e;
+        }
+    }
+    return 0;
+}
+
+static int i2s_token(void *opaque, const struct sv_token *t, bool is_ram)
+{
+    struct conv *c = opaque;
+
+    /* A stream without PART/END for ram: its pages go in a PART of
+     * their own before EOF. */
+    if (t->type == SV_EOF && c->sum->have_ram && !c->pages_done) {
+        struct sv_token part = { .type = SV_PART };
+        struct sv_section sec = { .id = c->sum->ram_section_id };
+        part.sec = &sec;
+        if (sv_write_token(c->out, &part) < 0 || emit_pages(c) < 0 ||
+            end_section(c, &part, true) < 0) {
+            return -1;
+        }
+    }
+    return copy_token(opaque, t, is_ram);
+}
+
+static int i2s_token_end(void *opaque, const struct sv_token *t, bool is_ram)
+{
+    struct conv *c = opaque;
+
+    if (is_ram && t->type != SV_START && !c->pages_done &&
+        emit_pages(c) < 0) {
+        return -1;
+    }
+    return end_section(c, t, is_ram);
+}
+
+int convert_image_to_stream(struct savefile *in, struct fr_sink *out,
+                            const struct convert_opts *o)
+{
+    struct sf_summary sum;
+    struct conv c = {
+        .in = in, .out = out, .o = o, .sum = &sum,
+        .libvirt_out = in->libvirt && !o->no_container,
+    };
+    const struct sf_visitor v = {
+        .opaque = &c,
+        .opened = i2s_opened,
+        .token = i2s_token,
+        .device_body = copy_body,
+        .token_end = i2s_token_end,
+        .vmdesc = copy_vmdesc,
+        .ram = { .opaque = &c, .blocks = i2s_blocks },
+    };
+    int ret = -1;
+
+    c.run = malloc((size_t)RUN_PAGES * 65536);
+    if (!c.run) {
+        fr_fail(out->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+        goto out;
+    }
+    if (savefile_walk(in, &sum, &v) < 0) {
+        goto out;
+    }
+    if (!sum.have_ram) {
+        fr_fail(&in->err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
+                "the stream has no ram section");
+        goto out;
+    }
+    if (c.libvirt_out && out->seekable && libvirt_hdr_complete(out) < 0) {
+        goto out;
+    }
+    ret = 0;
+out:
+    free(c.run);
+    savefile_summary_free(&sum);
+    return ret;
+}

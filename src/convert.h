@@ -1,0 +1,40 @@
+/*
+ * Conversion between the two RAM layouts, keeping everything else byte for
+ * byte: classic stream -> mapped-ram image, and mapped-ram image -> classic
+ * stream.  The libvirt wrapper (if any) is carried over with the image
+ * format changed to match.
+ */
+#ifndef FR_CONVERT_H
+#define FR_CONVERT_H
+
+#include <stdbool.h>
+
+#include "progress.h"
+#include "savefile.h"
+#include "sink.h"
+
+struct convert_opts {
+    bool zstd;                  /* image-to-stream: compress the stream */
+    int zstd_level;
+    int threads;                /* zstd worker threads */
+    bool no_container;          /* drop the libvirt header */
+    struct fr_progress *progress;
+};
+
+/*
+ * Convert the classic stream IN into a mapped-ram image in OUT (a regular
+ * file: pages are written at their offsets).  Returns 0, or -1 with the
+ * error in IN->err (input problems) or OUT->err (output problems).
+ * OUT is not committed.
+ */
+int convert_stream_to_image(struct savefile *in, struct fr_sink *out,
+                            const struct convert_opts *o);
+
+/*
+ * Convert the mapped-ram image IN (seekable) into a classic stream in OUT
+ * (a file or a pipe).  Same conventions.
+ */
+int convert_image_to_stream(struct savefile *in, struct fr_sink *out,
+                            const struct convert_opts *o);
+
+#endif

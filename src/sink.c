@@ -1,0 +1,376 @@
+/*
+ * Output files: temporary file + rename, removed on error or signal;
+ * buffered sequential writes (optionally zstd-compressed) and positioned
+ * writes.  See sink.h.
+ */
+#include "config.h"
+
+#include "sink.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#define SINK_BUFSIZE (4u << 20)
+
+/* Temporary files to remove if a signal ends the program. */
+#define MAX_TMP 4
+static char *volatile tmp_files[MAX_TMP];
+
+static void on_signal(int sig)
+{
+    for (int i = 0; i < MAX_TMP; i++) {
+        if (tmp_files[i]) {
+            unlink(tmp_files[i]);
+        }
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void track_tmp(char *path, bool add)
+{
+    static bool installed;
+    for (int i = 0; i < MAX_TMP; i++) {
+        if (add ? !tmp_files[i] : tmp_files[i] == path) {
+            tmp_files[i] = add ? path : NULL;
+            break;
+        }
+    }
+    if (add && !installed) {
+        struct sigaction sa = { .sa_handler = on_signal };
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
+        installed = true;
+    }
+}
+
+int fr_sink_open(struct fr_sink *k, const char *path, bool force,
+                 struct fr_err *err)
+{
+    struct stat st;
+
+    memset(k, 0, sizeof(*k));
+    k->name = path;
+    k->err = err;
+    k->fd = -1;
+    k->cap = SINK_BUFSIZE;
+    k->buf = malloc(k->cap);
+    if (!k->buf) {
+        return fr_fail(err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+    }
+    if (strcmp(path, "-") == 0) {
+        if (isatty(1)) {
+            return fr_fail(err, FR_E_USAGE, FR_NO_OFFSET,
+                           "refusing to write binary data to a terminal");
+        }
+        k->fd = 1;
+        return 0;
+    }
+    if (stat(path, &st) == 0) {
+        if (!S_ISREG(st.st_mode)) {
+            /* a device or a FIFO: write to it directly */
+            k->fd = open(path, O_WRONLY | O_CLOEXEC);
+            if (k->fd < 0) {
+                return fr_fail_sys(err, errno, FR_NO_OFFSET, "cannot open");
+            }
+            return 0;
+        }
+        if (!force) {
+            return fr_fail(err, FR_E_EXISTS, FR_NO_OFFSET,
+                           "output exists (use --force to overwrite it)");
+        }
+    }
+    char *copy = strdup(path);
+    k->final_path = strdup(path);
+    k->tmp_path = copy ? malloc(strlen(path) + 32) : NULL;
+    if (!k->tmp_path || !k->final_path) {
+        free(copy);
+        return fr_fail(err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+    }
+    /* hidden, next to the target, so that rename() is atomic */
+    sprintf(k->tmp_path, "%s/.fixedram-tmp.XXXXXX", dirname(copy));
+    free(copy);
+    k->fd = mkostemp(k->tmp_path, O_CLOEXEC);
+    if (k->fd < 0) {
+        free(k->tmp_path);
+        k->tmp_path = NULL;
+        return fr_fail_sys(err, errno, FR_NO_OFFSET,
+                           "cannot create a temporary file next to it");
+    }
+    track_tmp(k->tmp_path, true);
+    k->is_file = k->seekable = true;
+    return 0;
+}
+
+/* Write all of P to the fd: at OFF, or sequentially when OFF < 0. */
+static int write_all(struct fr_sink *k, const uint8_t *p, size_t n,
+                     int64_t off)
+{
+    uint64_t start = off >= 0 ? (uint64_t)off : 0;
+    size_t done = 0;
+
+    while (done < n) {
+        ssize_t w = off >= 0 ? pwrite(k->fd, p + done, n - done,
+                                      (off_t)(start + done))
+                             : write(k->fd, p + done, n - done);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w < 0) {
+            return fr_fail_sys(k->err, errno, FR_NO_OFFSET,
+                               "write failed at output offset 0x%llx",
+                               (unsigned long long)(start + done));
+        }
+        done += (size_t)w;
+    }
+    if (off >= 0 && start + n > k->high) {
+        k->high = start + n;
+    }
+    return 0;
+}
+
+/* Write the buffer out (compressing it first when asked). */
+static int flush_buf(struct fr_sink *k, bool end_frame)
+{
+    int ret = 0;
+
+    if (k->zstd) {
+        ZSTD_inBuffer in = { k->buf, k->len, 0 };
+        size_t left;
+        do {
+            ZSTD_outBuffer out = { k->zbuf, k->zcap, 0 };
+            left = ZSTD_compressStream2(k->zstd, &out, &in,
+                                        end_frame ? ZSTD_e_end
+                                                  : ZSTD_e_continue);
+            if (ZSTD_isError(left)) {
+                return fr_fail(k->err, FR_E_IO, FR_NO_OFFSET,
+                               "zstd compression failed: %s",
+                               ZSTD_getErrorName(left));
+            }
+            if (out.pos && write_all(k, k->zbuf, out.pos, -1) < 0) {
+                return -1;
+            }
+        } while (in.pos < in.size || (end_frame && left));
+    } else if (k->len) {
+        ret = write_all(k, k->buf, k->len, k->is_file ? (int64_t)k->pos
+                                                      : -1);
+    }
+    k->pos += k->len;
+    k->len = 0;
+    return ret;
+}
+
+int fr_sink_write(struct fr_sink *k, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+
+    if (fr_failed(k->err)) {
+        return -1;
+    }
+    while (n) {
+        size_t room = k->cap - k->len;
+        size_t c = n < room ? n : room;
+        memcpy(k->buf + k->len, b, c);
+        k->len += c;
+        b += c;
+        n -= c;
+        if (k->len == k->cap && flush_buf(k, false) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int fr_sink_skip_to(struct fr_sink *k, uint64_t off)
+{
+    if (off < fr_sink_tell(k)) {
+        return fr_fail(k->err, FR_E_IO, FR_NO_OFFSET,
+                       "internal error: output position moves backwards");
+    }
+    if (!k->is_file || k->zstd) {
+        /* pipes and compressed streams have no holes: write zeros */
+        static const uint8_t zeros[65536];
+        while (fr_sink_tell(k) < off) {
+            uint64_t left = off - fr_sink_tell(k);
+            if (fr_sink_write(k, zeros, left < sizeof(zeros)
+                                            ? (size_t)left
+                                            : sizeof(zeros)) < 0) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (flush_buf(k, false) < 0) {
+        return -1;
+    }
+    k->pos = off;
+    return 0;
+}
+
+int fr_sink_pwrite(struct fr_sink *k, const void *p, size_t n, uint64_t off)
+{
+    if (fr_failed(k->err)) {
+        return -1;
+    }
+    if (!k->seekable) {
+        return fr_fail(k->err, FR_E_USAGE, FR_NO_OFFSET,
+                       "this output must be a regular file, not a pipe");
+    }
+    return write_all(k, p, n, (int64_t)off);
+}
+
+int fr_sink_pread(struct fr_sink *k, void *p, size_t n, uint64_t off)
+{
+    size_t done = 0;
+
+    while (done < n) {
+        ssize_t r = pread(k->fd, (uint8_t *)p + done, n - done,
+                          (off_t)(off + done));
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            if (r == 0) {
+                /* past the end: a hole that was never written */
+                memset((uint8_t *)p + done, 0, n - done);
+                return 0;
+            }
+            return fr_fail_sys(k->err, errno, FR_NO_OFFSET,
+                               "cannot read back output offset 0x%llx",
+                               (unsigned long long)(off + done));
+        }
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+int fr_sink_punch(struct fr_sink *k, uint64_t off, uint64_t len)
+{
+    if (fallocate(k->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  (off_t)off, (off_t)len) == 0) {
+        return 0;
+    }
+    if (errno != EOPNOTSUPP) {
+        return fr_fail_sys(k->err, errno, FR_NO_OFFSET,
+                           "cannot punch a hole at output offset 0x%llx",
+                           (unsigned long long)off);
+    }
+    /* no hole punching here: write zeros instead */
+    static const uint8_t zeros[65536];
+    for (uint64_t done = 0; done < len;) {
+        size_t n = len - done < sizeof(zeros) ? (size_t)(len - done)
+                                              : sizeof(zeros);
+        if (fr_sink_pwrite(k, zeros, n, off + done) < 0) {
+            return -1;
+        }
+        done += n;
+    }
+    return 0;
+}
+
+int fr_sink_start_zstd(struct fr_sink *k, int level, int threads)
+{
+    if (flush_buf(k, false) < 0) {
+        return -1;
+    }
+    k->zstd = ZSTD_createCCtx();
+    k->zcap = ZSTD_CStreamOutSize();
+    k->zbuf = malloc(k->zcap);
+    if (!k->zstd || !k->zbuf) {
+        return fr_fail(k->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+    }
+    ZSTD_CCtx_setParameter(k->zstd, ZSTD_c_compressionLevel, level);
+    ZSTD_CCtx_setParameter(k->zstd, ZSTD_c_checksumFlag, 1);
+    if (threads > 1) {
+        /* ignored (error) where libzstd was built without threads */
+        ZSTD_CCtx_setParameter(k->zstd, ZSTD_c_nbWorkers, threads);
+    }
+    if (k->is_file) {
+        /* compressed output is written sequentially from here on */
+        if (lseek(k->fd, (off_t)k->pos, SEEK_SET) < 0) {
+            return fr_fail_sys(k->err, errno, FR_NO_OFFSET, "lseek failed");
+        }
+        k->is_file = false;
+        k->high = 0;
+    }
+    return 0;
+}
+
+static void release(struct fr_sink *k)
+{
+    if (k->zstd) {
+        ZSTD_freeCCtx(k->zstd);
+        k->zstd = NULL;
+    }
+    free(k->zbuf);
+    free(k->buf);
+    k->zbuf = k->buf = NULL;
+}
+
+int fr_sink_commit(struct fr_sink *k)
+{
+    bool was_file = k->tmp_path != NULL;
+    uint64_t end;
+
+    if (fr_failed(k->err) || flush_buf(k, k->zstd != NULL) < 0) {
+        fr_sink_abort(k);
+        return -1;
+    }
+    if (!was_file) {
+        release(k);
+        if (k->fd > 2) {
+            close(k->fd);
+        }
+        return 0;
+    }
+    end = k->zstd ? 0 : (k->pos > k->high ? k->pos : k->high);
+    mode_t mask = umask(0);
+    umask(mask);
+    /* mkstemp made it 0600: give it the mode a new file would get */
+    if ((end && ftruncate(k->fd, (off_t)end) < 0) || fsync(k->fd) < 0 ||
+        fchmod(k->fd, 0666 & ~mask) < 0) {
+        fr_fail_sys(k->err, errno, FR_NO_OFFSET, "cannot finish the output");
+        fr_sink_abort(k);
+        return -1;
+    }
+    if (close(k->fd) < 0 || rename(k->tmp_path, k->final_path) < 0) {
+        k->fd = -1;
+        fr_fail_sys(k->err, errno, FR_NO_OFFSET, "cannot finish the output");
+        fr_sink_abort(k);
+        return -1;
+    }
+    k->fd = -1;
+    track_tmp(k->tmp_path, false);
+    free(k->tmp_path);
+    free(k->final_path);
+    k->tmp_path = k->final_path = NULL;
+    release(k);
+    return 0;
+}
+
+void fr_sink_abort(struct fr_sink *k)
+{
+    if (k->tmp_path) {
+        unlink(k->tmp_path);
+        track_tmp(k->tmp_path, false);
+        free(k->tmp_path);
+        k->tmp_path = NULL;
+    }
+    free(k->final_path);
+    k->final_path = NULL;
+    if (k->fd > 2) {
+        close(k->fd);
+    }
+    k->fd = -1;
+    release(k);
+}

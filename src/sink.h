@@ -1,0 +1,82 @@
+/*
+ * fr_sink: where a command writes its output file.
+ *
+ * A regular-file output is created as a temporary file in the target's
+ * directory and renamed over the target only by fr_sink_commit(), after
+ * everything was written and flushed; fr_sink_abort() (also run from
+ * SIGINT/SIGTERM/SIGHUP handlers) removes it.  "-" is standard output,
+ * refused when it is a terminal.
+ *
+ * Two ways to write: sequentially through a buffer (fr_sink_write, with
+ * optional zstd compression underneath), and at absolute offsets
+ * (fr_sink_pwrite, regular files only), which mapped-ram pages need.
+ */
+#ifndef FR_SINK_H
+#define FR_SINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct fr_sink {
+    const char *name;           /* for messages */
+    int fd;
+    bool is_file;               /* sequential part may have holes */
+    bool seekable;              /* regular file: pwrite works */
+    char *final_path;
+    char *tmp_path;
+    uint8_t *buf;
+    size_t cap, len;
+    uint64_t pos;               /* offset of the next sequential byte */
+    uint64_t high;              /* highest byte written + 1 */
+    struct fr_err *err;
+    void *zstd;                 /* ZSTD_CCtx when compressing */
+    uint8_t *zbuf;
+    size_t zcap;
+};
+
+/*
+ * Open PATH for writing ("-" = stdout).  An existing PATH is refused with
+ * FR_E_EXISTS unless FORCE.  Returns 0, or -1 with ERR set.
+ */
+int fr_sink_open(struct fr_sink *k, const char *path, bool force,
+                 struct fr_err *err);
+
+/* Append N bytes at the sequential position. */
+int fr_sink_write(struct fr_sink *k, const void *p, size_t n);
+
+/* Sequential position (uncompressed bytes when compressing). */
+static inline uint64_t fr_sink_tell(const struct fr_sink *k)
+{
+    return k->pos + k->len;
+}
+
+/* Move the sequential position forward to OFF, leaving a hole. */
+int fr_sink_skip_to(struct fr_sink *k, uint64_t off);
+
+/* Write N bytes at offset OFF (regular files only, even compressed:
+ * for headers rewritten at the end). */
+int fr_sink_pwrite(struct fr_sink *k, const void *p, size_t n, uint64_t off);
+
+/* Read back N bytes written at OFF (regular files only). */
+int fr_sink_pread(struct fr_sink *k, void *p, size_t n, uint64_t off);
+
+/* Deallocate [OFF, OFF+LEN) so it reads as zeros (regular files only). */
+int fr_sink_punch(struct fr_sink *k, uint64_t off, uint64_t len);
+
+/* Compress everything written sequentially from now on with zstd. */
+int fr_sink_start_zstd(struct fr_sink *k, int level, int threads);
+
+/*
+ * Finish: end the zstd frame, flush, set the file size, fsync, and rename
+ * the temporary file over the target.  Returns 0, or -1 (the temporary
+ * file is then removed).
+ */
+int fr_sink_commit(struct fr_sink *k);
+
+/* Give up: remove the temporary file.  Safe to call twice. */
+void fr_sink_abort(struct fr_sink *k);
+
+#endif

@@ -1,0 +1,727 @@
+#!/usr/bin/env python3
+"""frqemu - drive a real QEMU to write and load migration files for fixedram tests.
+
+Stdlib only.  Subcommands:
+
+  save    --mode=MODE --out=FILE [--stats=S.json] [--blob=F --blob-addr=A]
+          [--guest=paused|live] [--mem=128M] [--machine=pc] [--dump=RAM.bin]
+          [--uri-prefix=file:|exec:] [--exec-cmd=CMD] [--offset=N]
+  restore --mode=MODE|auto --in=FILE --dump=RAM.bin [--stats=S.json]
+          [--uri-prefix=file:|exec:] [--exec-cmd=CMD] [--offset=N]
+  version prints QEMU's version; exit 77 if QEMU is missing or older than 9.0
+
+MODE: classic, xbzrle, mapped-ram, mapped-ram-multifd (2 channels),
+mapped-ram-multifd-dio (multifd + direct-io; without direct-io, with a note
+on stderr, when the target filesystem refuses O_DIRECT).  restore --mode=auto
+(default) picks mapped-ram from the file's configuration section.
+
+Paused guest (-S): --dump is taken right before the save.  Live guest: the
+multiboot kernel of build-guest.sh (or --kernel / $FRQEMU_KERNEL) rewrites
+guest RAM 16..24 MiB forever; after --run-time the save runs with
+max-bandwidth --bandwidth and downtime-limit 1 ms, so it cannot converge,
+until dirty-sync-count >= --min-syncs (and, for xbzrle, xbzrle-cache.pages >=
+--min-xbzrle-pages); then the limits are lifted.  --dump is taken after
+completion (source stopped).  A save that converged early anyway (vCPU
+descheduled) is retried (--attempts).  exec: saves wait for the command to
+finish.  $QEMU overrides qemu-system-x86_64.
+
+Exit status: 0 success, 1 failure (QEMU's error and stderr on stderr),
+2 usage, 77 QEMU missing/too old.  Nothing is printed on success except
+`version` output.
+"""
+
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+MODES = ("classic", "xbzrle", "mapped-ram", "mapped-ram-multifd",
+         "mapped-ram-multifd-dio")
+MIN_VERSION = (9, 0)
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROG = "frqemu"
+
+
+class Failure(Exception):
+    """A failure to report: message, plus QEMU's stderr if any."""
+
+
+class QMPError(Failure):
+    def __init__(self, cmd, err):
+        self.cmd = cmd
+        self.err_class = err.get("class", "")
+        self.desc = err.get("desc", str(err))
+        super().__init__("QMP %s failed: %s" % (cmd, self.desc))
+
+
+# --------------------------------------------------------------------------
+# helpers
+
+def parse_size(text):
+    m = re.fullmatch(r"\s*(\d+)\s*([kKmMgGtT]?)[iI]?[bB]?\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError("bad size %r" % text)
+    mult = {"": 1 << 20, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30,
+            "t": 1 << 40}[m.group(2).lower()]
+    # QEMU's -m takes a bare number as MiB
+    return int(m.group(1)) * mult
+
+
+def parse_int(text):
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError("bad number %r" % text)
+
+
+def qemu_binary():
+    return os.environ.get("QEMU", "qemu-system-x86_64")
+
+
+def qemu_version(binary):
+    """Return (major, minor, micro, text) or None if not runnable."""
+    try:
+        out = subprocess.run([binary, "--version"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, timeout=30,
+                             check=False).stdout.decode("utf-8", "replace")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"version (\d+)\.(\d+)(?:\.(\d+))?", out)
+    if not m:
+        return None
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0),
+            "%s.%s.%s" % (m.group(1), m.group(2), m.group(3) or 0))
+
+
+def o_direct_ok(directory):
+    """Can files in DIRECTORY be opened with O_DIRECT?  (tmpfs says no.)"""
+    flag = getattr(os, "O_DIRECT", 0)
+    if not flag:
+        return False, "O_DIRECT not supported on this platform"
+    fd, path = tempfile.mkstemp(prefix=".frqemu-dio-", dir=directory)
+    os.close(fd)
+    try:
+        fd = os.open(path, os.O_RDWR | flag)
+        os.close(fd)
+        return True, ""
+    except OSError as e:
+        return False, e.strerror
+    finally:
+        os.unlink(path)
+
+
+def read_file_caps(path, offset=0):
+    """Capabilities recorded in a stream's configuration section (list)."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        buf = f.read(4096)
+    if len(buf) < 8 or buf[:4] != b"QEVM":
+        raise Failure("%s: not a QEMU migration stream (no QEVM magic at "
+                      "offset %d)" % (path, offset))
+    pos = 8
+    caps = []
+    if pos < len(buf) and buf[pos] == 0x07:
+        n = int.from_bytes(buf[pos + 1:pos + 5], "big")
+        pos += 5 + n
+        while pos < len(buf) and buf[pos] == 0x05:
+            ln = buf[pos + 1]
+            name = buf[pos + 2:pos + 2 + ln].decode("ascii", "replace")
+            pos += 2 + ln + 4               # name, version_id
+            if name == "configuration/capabilities":
+                count = int.from_bytes(buf[pos:pos + 4], "big")
+                pos += 4
+                for _ in range(count):
+                    ln = buf[pos]
+                    caps.append(buf[pos + 1:pos + 1 + ln].decode("ascii",
+                                                                 "replace"))
+                    pos += 1 + ln
+            elif name == "configuration/target-page-bits":
+                pos += 4
+            elif name == "configuration/uuid":
+                pos += 16
+            else:
+                break
+    return caps
+
+
+# --------------------------------------------------------------------------
+# QMP
+
+class QMP:
+    def __init__(self, path, deadline):
+        self.deadline = deadline
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.rfile = self.sock.makefile("rb")
+        self.next_id = 0
+        self.events = []
+        greeting = self._read()
+        if "QMP" not in greeting:
+            raise Failure("unexpected QMP greeting: %r" % greeting)
+        self.cmd("qmp_capabilities")
+
+    def _read(self):
+        # the overall deadline is enforced by the callers' polling loops;
+        # a single reply gets 30 s of grace beyond it
+        remaining = max(self.deadline - time.monotonic(), 0) + 30
+        self.sock.settimeout(remaining)
+        try:
+            line = self.rfile.readline()
+        except socket.timeout:
+            raise Failure("timed out waiting for a QMP reply")
+        if not line:
+            raise Failure("QEMU closed the QMP connection")
+        return json.loads(line)
+
+    def cmd(self, name, **args):
+        self.next_id += 1
+        req = {"execute": name, "id": self.next_id}
+        if args:
+            req["arguments"] = args
+        self.sock.sendall(json.dumps(req).encode() + b"\n")
+        while True:
+            msg = self._read()
+            if "event" in msg:
+                self.events.append(msg)
+                continue
+            if msg.get("id") != self.next_id:
+                continue
+            if "error" in msg:
+                raise QMPError(name, msg["error"])
+            return msg.get("return")
+
+    def close(self):
+        try:
+            self.rfile.close()
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class Qemu:
+    """One QEMU process with a QMP socket in a private temp dir."""
+
+    def __init__(self, args, tmpdir, deadline):
+        self.tmpdir = tmpdir
+        self.deadline = deadline
+        self.sock_path = os.path.join(tmpdir, "qmp.sock")
+        self.log_path = os.path.join(tmpdir, "qemu.log")
+        self.proc = None
+        self.qmp = None
+        self.binary = qemu_binary()
+        self.argv = [self.binary, "-qmp",
+                     "unix:%s,server=on,wait=off" % self.sock_path] + args
+
+    def start(self):
+        log = open(self.log_path, "wb")
+        try:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=log,
+                                         start_new_session=True)
+        except OSError as e:
+            raise Failure("cannot run %s: %s" % (self.binary, e.strerror))
+        finally:
+            log.close()
+        while True:
+            if self.proc.poll() is not None:
+                raise Failure("QEMU exited with status %d at startup"
+                              % self.proc.returncode)
+            if os.path.exists(self.sock_path):
+                try:
+                    self.qmp = QMP(self.sock_path, self.deadline)
+                    return
+                except (ConnectionRefusedError, FileNotFoundError):
+                    pass
+            if time.monotonic() > self.deadline:
+                raise Failure("timed out waiting for QEMU's QMP socket")
+            time.sleep(0.02)
+
+    def cmd(self, name, **args):
+        if self.qmp is None:
+            raise Failure("QEMU is not running")
+        try:
+            return self.qmp.cmd(name, **args)
+        except (OSError, ValueError) as e:
+            raise Failure("QMP %s: %s" % (name, e))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stderr_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def quit(self):
+        """Orderly shutdown; falls back to kill()."""
+        if not self.alive():
+            return
+        try:
+            self.cmd("quit")
+        except Failure:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.kill()
+
+    def kill(self):
+        if self.qmp:
+            self.qmp.close()
+            self.qmp = None
+        if self.proc is None:
+            return
+        # QEMU runs in its own session: this also ends exec: helpers.
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+# --------------------------------------------------------------------------
+# migration settings
+
+def mode_caps(mode, side):
+    caps = {}
+    if mode == "xbzrle" and side == "src":
+        caps["xbzrle"] = True
+    if mode.startswith("mapped-ram"):
+        caps["mapped-ram"] = True
+    if mode.startswith("mapped-ram-multifd"):
+        caps["multifd"] = True
+    return caps
+
+
+def set_caps(vm, caps):
+    if caps:
+        vm.cmd("migrate-set-capabilities",
+               capabilities=[{"capability": k, "state": v}
+                             for k, v in caps.items()])
+
+
+def resolve_dio(mode, path):
+    """For *-dio modes: is O_DIRECT usable next to PATH?  Warn if not."""
+    if mode != "mapped-ram-multifd-dio":
+        return False
+    ok, why = o_direct_ok(os.path.dirname(os.path.abspath(path)) or ".")
+    if not ok:
+        sys.stderr.write(
+            "%s: note: the filesystem of %s refuses O_DIRECT (%s); "
+            "falling back to mapped-ram-multifd without direct-io\n"
+            % (PROG, os.path.dirname(os.path.abspath(path)), why))
+    return ok
+
+
+def exec_command(args, path, direction, rcfile=None):
+    """The shell command of an exec: URI.
+
+    On close QEMU SIGTERMs and 10 ms later SIGKILLs the /bin/sh it started if
+    that has not exited yet, which can cut off a writer still flushing.  So
+    for saves the user's command runs in a background job (stdin passed on
+    fd 3) that survives its parent, and records its exit status in RCFILE;
+    the caller waits for that file.
+    """
+    if args.exec_cmd:
+        cmd = args.exec_cmd
+    else:
+        q = shlex.quote(os.path.abspath(path))
+        cmd = "cat > %s" % q if direction == "out" else "cat %s" % q
+    if direction == "in":
+        return cmd
+    rc = shlex.quote(rcfile)
+    return ("exec 3<&0 </dev/null; { (\n%s\n) <&3 3<&-; "
+            "echo $? > %s.tmp; mv %s.tmp %s; } & exec 3<&-; wait"
+            % (cmd, rc, rc, rc))
+
+
+def wait_exec_rc(rcfile, deadline):
+    while not os.path.exists(rcfile):
+        if time.monotonic() > deadline:
+            raise Failure("timed out waiting for the exec: command to finish")
+        time.sleep(0.02)
+    with open(rcfile) as f:
+        rc = f.read().strip()
+    if rc != "0":
+        raise Failure("the exec: command exited with status %s" % rc)
+
+
+def migration_uri(args, path, direction, rcfile=None):
+    if args.uri_prefix == "exec:":
+        return "exec:" + exec_command(args, path, direction, rcfile)
+    uri = "file:" + os.path.abspath(path)
+    if args.offset:
+        uri += ",offset=%d" % args.offset
+    return uri
+
+
+def machine_args(args, paused):
+    a = ["-M", args.machine, "-m", "%dM" % (args.mem >> 20), "-accel", "tcg",
+         "-display", "none", "-nodefaults"]
+    if paused:
+        a.append("-S")
+    return a
+
+
+def wait_migration(vm, deadline, hook=None):
+    """Poll query-migrate until completed; return its reply."""
+    last = None
+    while True:
+        if not vm.alive():
+            raise Failure("QEMU exited during migration (status %s)"
+                          % vm.proc.returncode)
+        info = vm.cmd("query-migrate")
+        status = info.get("status")
+        if status == "completed":
+            return info
+        if status in ("failed", "cancelled"):
+            raise Failure("migration %s: %s"
+                          % (status, info.get("error-desc", "(no error-desc)")))
+        if hook:
+            hook(info)
+        last = status
+        if time.monotonic() > deadline:
+            raise Failure("timed out waiting for the migration (status %s, "
+                          "ram %s)" % (last, json.dumps(info.get("ram", {}))))
+        time.sleep(0.05)
+
+
+def guest_kernel(args, tmpdir):
+    if args.kernel:
+        return args.kernel
+    if os.environ.get("FRQEMU_KERNEL"):
+        return os.environ["FRQEMU_KERNEL"]
+    script = os.path.join(HERE, "build-guest.sh")
+    r = subprocess.run(["sh", script, os.path.join(tmpdir, "guest")],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       check=False)
+    if r.returncode != 0:
+        raise Failure("building the live guest failed (exit %d):\n%s"
+                      % (r.returncode, r.stderr.decode("utf-8", "replace")))
+    return r.stdout.decode().strip().splitlines()[-1]
+
+
+def guest_counter(vm):
+    """Pass counter of the live guest (word +8 of its first dirty page)."""
+    out = vm.cmd("human-monitor-command", **{"command-line": "xp /1wx 0x1000008"})
+    m = re.search(r":\s*0x([0-9a-fA-F]+)", out or "")
+    return int(m.group(1), 16) if m else None
+
+
+def pmemsave(vm, args, path):
+    vm.cmd("pmemsave", val=0, size=args.mem, filename=os.path.abspath(path))
+
+
+def write_stats(path, info):
+    if path:
+        with open(path, "w") as f:
+            json.dump(info, f, indent=2, sort_keys=True)
+            f.write("\n")
+
+
+# --------------------------------------------------------------------------
+# commands
+
+def cmd_save(args, tmpdir, deadline):
+    live = args.guest == "live"
+    if args.uri_prefix == "exec:" and not args.exec_cmd and not args.out:
+        raise Failure("save with --uri-prefix=exec: needs --out or --exec-cmd")
+    if args.uri_prefix == "file:" and not args.out:
+        raise Failure("save needs --out")
+    if args.blob and args.blob_addr is None:
+        raise Failure("--blob needs --blob-addr")
+    dio = resolve_dio(args.mode, args.out) if args.out else False
+
+    qargs = machine_args(args, paused=True)
+    if live:
+        qargs += ["-kernel", guest_kernel(args, tmpdir)]
+    if args.blob:
+        qargs += ["-device", "loader,file=%s,addr=0x%x,force-raw=on"
+                  % (os.path.abspath(args.blob), args.blob_addr)]
+
+    # A live save can converge before the guest re-dirtied anything when
+    # the host deschedules the vCPU thread for a few ms (QEMU completes as
+    # soon as nothing is dirty).  Such a file lacks the resent/XBZRLE pages
+    # the tests want, so try again with a fresh QEMU.
+    attempts = args.attempts if live else 1
+    for attempt in range(1, attempts + 1):
+        vmdir = os.path.join(tmpdir, "vm%d" % attempt)
+        os.mkdir(vmdir)
+        info = save_once(args, qargs, dio, vmdir, deadline)
+        short = live_shortfall(args, info) if live else None
+        if not short:
+            write_stats(args.stats, info)
+            return
+    raise Failure("live save converged too early in %d attempts (%s)"
+                  % (attempts, short))
+
+
+def live_shortfall(args, info):
+    syncs = info.get("ram", {}).get("dirty-sync-count", 0)
+    if syncs < args.min_syncs:
+        return "dirty-sync-count %d < %d" % (syncs, args.min_syncs)
+    if args.mode == "xbzrle":
+        pages = info.get("xbzrle-cache", {}).get("pages", 0)
+        if pages < max(args.min_xbzrle_pages, 1):
+            return "xbzrle-cache pages %d < %d" % (
+                pages, max(args.min_xbzrle_pages, 1))
+    return None
+
+
+def save_once(args, qargs, dio, tmpdir, deadline):
+    """One QEMU run: write the file (and dump); return query-migrate."""
+    live = args.guest == "live"
+    if args.out and args.uri_prefix == "file:" and not args.offset:
+        # a stale longer file would keep its tail; QEMU does not truncate
+        if os.path.exists(args.out):
+            os.unlink(args.out)
+
+    vm = Qemu(qargs, tmpdir, deadline)
+    try:
+        vm.start()
+        set_caps(vm, mode_caps(args.mode, "src"))
+        params = {}
+        if args.mode.startswith("mapped-ram-multifd"):
+            params["multifd-channels"] = args.channels
+        if dio:
+            params["direct-io"] = True
+        if args.mode == "xbzrle":
+            params["xbzrle-cache-size"] = args.xbzrle_cache
+        if live:
+            # Small bandwidth and a 1 ms downtime limit: the save cannot
+            # converge while the guest keeps dirtying 8 MiB, so it iterates
+            # until the hook below lifts the limit (after --min-syncs).
+            params["max-bandwidth"] = args.bandwidth
+            params["downtime-limit"] = 1
+        if params:
+            vm.cmd("migrate-set-parameters", **params)
+
+        if live:
+            vm.cmd("cont")
+            time.sleep(args.run_time)
+            c1 = guest_counter(vm)
+            time.sleep(0.1)
+            c2 = guest_counter(vm)
+            if c1 is None or c1 == c2:
+                raise Failure("the live guest does not seem to run (pass "
+                              "counter %s -> %s)" % (c1, c2))
+        elif args.dump:
+            pmemsave(vm, args, args.dump)
+
+        lifted = []
+
+        def converge_when_ready(info):
+            if not live or lifted or live_shortfall(args, info):
+                return
+            vm.cmd("migrate-set-parameters", **{
+                "downtime-limit": 60000,
+                "avail-switchover-bandwidth": 1 << 30})
+            lifted.append(True)
+
+        rcfile = os.path.join(tmpdir, "exec.rc")
+        vm.cmd("migrate", uri=migration_uri(args, args.out, "out", rcfile))
+        info = wait_migration(vm, deadline, converge_when_ready)
+        if args.uri_prefix == "exec:":
+            wait_exec_rc(rcfile, deadline)
+        if live and args.dump:
+            # completed => source is stopped (postmigrate): RAM is final
+            pmemsave(vm, args, args.dump)
+        vm.quit()
+        return info
+    except BaseException as e:
+        vm.kill()
+        e.frqemu_vm = vm
+        raise
+    finally:
+        vm.kill()
+
+
+def cmd_restore(args, tmpdir, deadline):
+    mode = args.mode
+    if not args.infile and not (args.uri_prefix == "exec:" and args.exec_cmd):
+        raise Failure("restore needs --in (or --uri-prefix=exec: --exec-cmd)")
+    if args.uri_prefix == "file:" and not os.path.isfile(args.infile):
+        raise Failure("%s: no such file" % args.infile)
+    if mode == "auto":
+        if args.uri_prefix != "file:":
+            mode = "classic"        # mapped-ram needs a seekable file: URI
+        else:
+            caps = read_file_caps(args.infile, args.offset or 0)
+            mode = "mapped-ram" if "mapped-ram" in caps else "classic"
+    dio = resolve_dio(mode, args.infile) if args.infile else False
+
+    vm = Qemu(machine_args(args, paused=True) + ["-incoming", "defer"],
+              tmpdir, deadline)
+    try:
+        vm.start()
+        set_caps(vm, mode_caps(mode, "dst"))
+        params = {}
+        if mode.startswith("mapped-ram-multifd"):
+            params["multifd-channels"] = args.channels
+        if dio:
+            params["direct-io"] = True
+        if params:
+            vm.cmd("migrate-set-parameters", **params)
+        inc = {"uri": migration_uri(args, args.infile, "in")}
+        ver = qemu_version(vm.binary)
+        if ver and ver[:2] >= (9, 1):
+            inc["exit-on-error"] = False    # keep QEMU up to read error-desc
+        vm.cmd("migrate-incoming", **inc)
+        info = wait_migration(vm, deadline)
+        st = vm.cmd("query-status")
+        if st.get("running") or st.get("status") == "running":
+            raise Failure("the restored VM is running (status %s)"
+                          % st.get("status"))
+        pmemsave(vm, args, args.dump)
+        write_stats(args.stats, info)
+        vm.quit()
+    except BaseException as e:
+        vm.kill()
+        e.frqemu_vm = vm
+        raise
+    finally:
+        vm.kill()
+
+
+def cmd_version(args):
+    binary = qemu_binary()
+    if not shutil.which(binary):
+        sys.stderr.write("%s: %s not found\n" % (PROG, binary))
+        return 77
+    ver = qemu_version(binary)
+    if ver is None:
+        sys.stderr.write("%s: cannot get the version of %s\n" % (PROG, binary))
+        return 77
+    print(ver[3])
+    if ver[:2] < MIN_VERSION:
+        sys.stderr.write("%s: QEMU %s is older than %d.%d\n"
+                         % (PROG, ver[3], MIN_VERSION[0], MIN_VERSION[1]))
+        return 77
+    return 0
+
+
+def show_stderr(exc):
+    vm = getattr(exc, "frqemu_vm", None)
+    if vm is None:
+        return
+    text = vm.stderr_text().strip()
+    cmdline = " ".join(shlex.quote(a) for a in vm.argv)
+    sys.stderr.write("--- QEMU command line ---\n%s\n" % cmdline)
+    sys.stderr.write("--- QEMU stderr ---\n%s\n--- end ---\n"
+                     % (text or "(empty)"))
+
+
+# --------------------------------------------------------------------------
+
+def build_parser():
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def common(sp):
+        sp.add_argument("--mem", type=parse_size, default=parse_size("128M"),
+                        help="guest RAM size (default 128M)")
+        sp.add_argument("--machine", default="pc", help="machine type")
+        sp.add_argument("--uri-prefix", choices=("file:", "exec:"),
+                        default="file:")
+        sp.add_argument("--exec-cmd", help="command for an exec: URI "
+                        "(default: cat > OUT / cat IN)")
+        sp.add_argument("--offset", type=parse_int, default=0,
+                        help="file: URI offset= (bytes)")
+        sp.add_argument("--channels", type=int, default=2,
+                        help="multifd channels (default 2)")
+        sp.add_argument("--timeout", type=float, default=120.0,
+                        help="overall timeout in seconds (default 120)")
+        sp.add_argument("--stats", help="write the final query-migrate "
+                        "reply here (JSON)")
+
+    s = sub.add_parser("save", help="save a VM to a migration file")
+    s.add_argument("--mode", choices=MODES, required=True)
+    s.add_argument("--out", help="output file")
+    s.add_argument("--blob", help="raw file loaded into guest RAM")
+    s.add_argument("--blob-addr", type=parse_int, help="guest-physical address")
+    s.add_argument("--guest", choices=("paused", "live"), default="paused")
+    s.add_argument("--dump", help="write guest RAM (0..mem) here")
+    s.add_argument("--kernel", help="live guest kernel (default: build it; "
+                   "env FRQEMU_KERNEL)")
+    s.add_argument("--bandwidth", type=parse_size, default=parse_size("32M"),
+                   help="live: max-bandwidth per second (default 32M)")
+    s.add_argument("--min-syncs", type=int, default=5,
+                   help="live: dirty syncs before the save may converge")
+    s.add_argument("--min-xbzrle-pages", type=int, default=4096,
+                   help="live xbzrle: XBZRLE pages sent before the save may "
+                   "converge (default 4096 = two rounds of the guest)")
+    s.add_argument("--attempts", type=int, default=3,
+                   help="live: tries when QEMU converges too early")
+    s.add_argument("--run-time", type=float, default=1.0,
+                   help="live: seconds the guest runs before the save")
+    s.add_argument("--xbzrle-cache", type=parse_size, default=parse_size("32M"),
+                   help="xbzrle-cache-size (default 32M)")
+    common(s)
+
+    r = sub.add_parser("restore", help="load a migration file, dump guest RAM")
+    r.add_argument("--mode", choices=MODES + ("auto",), default="auto")
+    r.add_argument("--in", dest="infile",
+                   help="input file (optional with --exec-cmd)")
+    r.add_argument("--dump", required=True, help="write guest RAM here")
+    common(r)
+
+    sub.add_parser("version", help="print QEMU's version (exit 77 if "
+                   "missing or < %d.%d)" % MIN_VERSION)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.command == "version":
+        return cmd_version(args)
+    binary = qemu_binary()
+    if not shutil.which(binary):
+        sys.stderr.write("%s: %s not found\n" % (PROG, binary))
+        return 77
+    deadline = time.monotonic() + args.timeout
+    tmpdir = tempfile.mkdtemp(prefix="frqemu-")
+    old_term = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt()
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        if args.command == "save":
+            cmd_save(args, tmpdir, deadline)
+        else:
+            cmd_restore(args, tmpdir, deadline)
+        return 0
+    except Failure as e:
+        sys.stderr.write("%s %s: error: %s\n" % (PROG, args.command, e))
+        show_stderr(e)
+        return 1
+    except OSError as e:
+        sys.stderr.write("%s %s: error: %s\n" % (PROG, args.command, e))
+        show_stderr(e)
+        return 1
+    except KeyboardInterrupt as e:
+        sys.stderr.write("%s %s: interrupted\n" % (PROG, args.command))
+        show_stderr(e)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
