@@ -4,7 +4,9 @@
 #include "cmd.h"
 
 const struct fr_cmd *const fr_cmds[] = {
+    &fr_cmd_checksum,
     &fr_cmd_convert,
+    &fr_cmd_extract,
     &fr_cmd_inspect,
     NULL,
 };

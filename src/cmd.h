@@ -16,7 +16,9 @@ struct fr_cmd {
     int (*run)(int argc, char **argv);
 };
 
+extern const struct fr_cmd fr_cmd_checksum;
 extern const struct fr_cmd fr_cmd_convert;
+extern const struct fr_cmd fr_cmd_extract;
 extern const struct fr_cmd fr_cmd_inspect;
 
 /* The table, sorted by name, NULL-terminated. */
@@ -24,6 +26,9 @@ extern const struct fr_cmd *const fr_cmds[];
 
 /* Global options (given before the command). */
 extern bool fr_quiet;
+
+/* Threads to use by default: the CPUs online, at most 8. */
+int fr_default_threads(void);
 
 /*
  * Report ERR about input or output NAME once, on stderr, in the house

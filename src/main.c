@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "exit.h"
@@ -87,6 +88,12 @@ static const struct argp global_argp = {
     "diff document their own.",
     NULL, global_help, NULL
 };
+
+int fr_default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 8 ? 8 : (int)n;
+}
 
 int fr_report(const struct fr_err *err, const char *name)
 {

@@ -1,0 +1,157 @@
+/*
+ * fixedram checksum: digests of each RAMBlock's guest-visible content and
+ * of the device state, in sha256sum-style lines.  The definition is in
+ * digest.h and fixedram(1): it depends on content, not on layout.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "cmd.h"
+#include "digest.h"
+#include "exit.h"
+#include "output.h"
+
+struct checksum_args {
+    const char *path;
+    enum fr_output output;
+    int threads;
+};
+
+enum { OPT_OUTPUT = 0x100, OPT_THREADS };
+
+static const struct argp_option options[] = {
+    { "output", OPT_OUTPUT, "FORMAT", 0,
+      "Output format: human (default) or json", 0 },
+    { "threads", OPT_THREADS, "N", 0,
+      "Hash with N threads (default: the number of CPUs, at most 8)", 0 },
+    { 0 }
+};
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+    struct checksum_args *a = state->input;
+    char *end;
+
+    switch (key) {
+    case OPT_OUTPUT:
+        if (fr_output_parse(arg, &a->output) < 0) {
+            argp_error(state, "invalid output format '%s' (human or json)",
+                       arg);
+        }
+        return 0;
+    case OPT_THREADS:
+        a->threads = (int)strtol(arg, &end, 10);
+        if (*arg == '\0' || *end != '\0' || a->threads < 1 ||
+            a->threads > 64) {
+            argp_error(state, "invalid thread count '%s' (1 to 64)", arg);
+        }
+        return 0;
+    case ARGP_KEY_ARG:
+        if (a->path) {
+            argp_error(state, "too many arguments");
+        }
+        a->path = arg;
+        return 0;
+    case ARGP_KEY_END:
+        if (!a->path) {
+            argp_error(state, "no input file given");
+        }
+        return 0;
+    default:
+        return ARGP_ERR_UNKNOWN;
+    }
+}
+
+static const struct argp checksum_argp = {
+    options, parse_opt, "FILE",
+    "Print a digest of each RAMBlock's guest-visible content and one of the "
+    "device state, one line each: HEX, two spaces, the block name (the "
+    "device state is '@device-state').  The digests depend on content, not "
+    "layout: a classic stream, its mapped-ram conversion and that converted "
+    "back print the same lines.  FILE may be '-' for standard input."
+    "\v"
+    "Definition (XXH3-128 throughout): a page hashes as its bytes, a zero "
+    "or absent page as page-size zero bytes; a block's digest is the hash "
+    "of its page hashes in page order, each as 16 big-endian bytes; the "
+    "device state is the hash of every non-RAM section in stream order as "
+    "u8 type, be32 instance, be32 version, u8 name length, name, body, be64 "
+    "body length.\n\n"
+    "Exit status: 0 success, 1 failure, 64 bad command line.",
+    NULL, NULL, NULL
+};
+
+static void print(const struct checksum_args *a, const struct pagesrc *ps,
+                  const struct digest_result *r)
+{
+    const struct ram_state *rs = pagesrc_ram(ps);
+
+    if (a->output == FR_OUTPUT_HUMAN) {
+        for (size_t i = 0; i < r->nblocks; i++) {
+            printf("%s  %s\n", r->blocks[i].hex, rs->blocks[i].name);
+        }
+        printf("%s  @device-state\n", r->devices.hex);
+        return;
+    }
+    struct fr_json j;
+    fr_json_init(&j, stdout);
+    fr_json_begin_object(&j, NULL);
+    fr_json_string(&j, "file", a->path);
+    fr_json_string(&j, "algorithm", "xxh3-128-pages");
+    fr_json_u64(&j, "page_size", rs->page_size);
+    fr_json_begin_array(&j, "ramblocks");
+    for (size_t i = 0; i < r->nblocks; i++) {
+        fr_json_begin_object(&j, NULL);
+        fr_json_string(&j, "name", rs->blocks[i].name);
+        fr_json_u64(&j, "length", rs->blocks[i].length);
+        fr_json_string(&j, "digest", r->blocks[i].hex);
+        fr_json_end_object(&j);
+    }
+    fr_json_end_array(&j);
+    fr_json_string(&j, "device_state", r->devices.hex);
+    fr_json_end_object(&j);
+    fr_json_finish(&j);
+}
+
+static int run_checksum(int argc, char **argv)
+{
+    struct checksum_args a = { .output = FR_OUTPUT_HUMAN };
+    struct savefile sf;
+    struct pagesrc ps;
+    struct digest_devices dev;
+    struct sf_visitor v;
+    struct digest_result r;
+    int ret = FR_EXIT_OK;
+
+    memset(&ps, 0, sizeof(ps));
+    argp_parse(&checksum_argp, argc, argv, 0, NULL, &a);
+    if (!a.threads) {
+        a.threads = fr_default_threads();
+    }
+    if (digest_devices_init(&dev, &v) < 0) {
+        fprintf(stderr, "fixedram: out of memory\n");
+        return FR_EXIT_FAIL;
+    }
+    if (savefile_open(&sf, a.path) < 0 || pagesrc_open(&ps, &sf, &v) < 0 ||
+        digest_compute(&ps, &dev, a.threads, &r) < 0) {
+        ret = fr_report(&sf.err, a.path);
+    } else {
+        print(&a, &ps, &r);
+        digest_result_free(&r);
+    }
+    if (dev.state) {
+        XXH3_freeState(dev.state);
+    }
+    pagesrc_close(&ps);
+    savefile_close(&sf);
+    return ret;
+}
+
+const struct fr_cmd fr_cmd_checksum = {
+    .name = "checksum",
+    .summary = "print layout-independent digests of guest RAM and devices",
+    .run = run_checksum,
+};

@@ -1,0 +1,266 @@
+/*
+ * Content digests: see digest.h for the definition.  Pages are hashed in
+ * chunks; within a chunk the present pages are split between threads,
+ * each reading and hashing its own share, and the page hashes are then
+ * fed in order into the block's running digest.
+ */
+#include "config.h"
+
+#include "digest.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "endian.h"
+
+/* Pages per chunk: 64 MiB of 4 KiB pages, 1 MiB of page hashes. */
+#define CHUNK_PAGES 16384
+#define READ_PAGES 256
+
+static void to_hex(XXH128_hash_t h, struct digest_hex *out)
+{
+    XXH128_canonical_t c;
+    static const char digits[] = "0123456789abcdef";
+
+    XXH128_canonicalFromHash(&c, h);
+    for (int i = 0; i < 16; i++) {
+        out->hex[2 * i] = digits[c.digest[i] >> 4];
+        out->hex[2 * i + 1] = digits[c.digest[i] & 15];
+    }
+    out->hex[32] = '\0';
+}
+
+/* ---- device state ------------------------------------------------------ */
+
+static int dev_token(void *opaque, const struct sv_token *t, bool is_ram)
+{
+    struct digest_devices *d = opaque;
+    uint8_t h[10];
+    uint8_t len;
+
+    if (is_ram || !t->sec) {
+        return 0;
+    }
+    h[0] = t->type;
+    fr_be32enc(h + 1, t->sec->instance);
+    fr_be32enc(h + 5, t->sec->version);
+    len = (uint8_t)strlen(t->sec->idstr);
+    h[9] = len;
+    XXH3_128bits_update(d->state, h, sizeof(h));
+    XXH3_128bits_update(d->state, t->sec->idstr, len);
+    d->body_len = 0;
+    return 0;
+}
+
+static int dev_body(void *opaque, const uint8_t *p, size_t n)
+{
+    struct digest_devices *d = opaque;
+    XXH3_128bits_update(d->state, p, n);
+    d->body_len += n;
+    return 0;
+}
+
+static int dev_token_end(void *opaque, const struct sv_token *t, bool is_ram)
+{
+    struct digest_devices *d = opaque;
+    uint8_t b[8];
+
+    (void)t;
+    if (!is_ram) {
+        fr_be64enc(b, d->body_len);
+        XXH3_128bits_update(d->state, b, 8);
+    }
+    return 0;
+}
+
+int digest_devices_init(struct digest_devices *d, struct sf_visitor *v)
+{
+    memset(v, 0, sizeof(*v));
+    d->state = XXH3_createState();
+    if (!d->state) {
+        return -1;
+    }
+    XXH3_128bits_reset(d->state);
+    d->body_len = 0;
+    v->opaque = d;
+    v->token = dev_token;
+    v->device_body = dev_body;
+    v->token_end = dev_token_end;
+    return 0;
+}
+
+/* ---- RAM ------------------------------------------------------------------ */
+
+struct job {
+    struct pagesrc *ps;
+    size_t block;
+    uint64_t first, count;      /* pages of the chunk this job hashes */
+    uint64_t chunk_first;
+    XXH128_hash_t *hashes;      /* indexed from chunk_first */
+    XXH128_hash_t zero;
+    uint8_t *buf;
+    int failed;
+};
+
+static void *hash_range(void *arg)
+{
+    struct job *j = arg;
+    const struct ram_block *b = &j->ps->sum.ram.blocks[j->block];
+    uint32_t psz = j->ps->sum.ram.page_size;
+    uint64_t end = j->first + j->count;
+
+    for (uint64_t p = j->first; p < end;) {
+        bool present = !b->mr_no_data && fr_bitmap_test(&b->present, p);
+        uint64_t e = b->mr_no_data ? end
+                                   : fr_bitmap_next(&b->present, p, !present);
+        if (e > end) {
+            e = end;
+        }
+        if (!present) {
+            for (; p < e; p++) {
+                j->hashes[p - j->chunk_first] = j->zero;
+            }
+            continue;
+        }
+        while (p < e) {
+            uint64_t n = e - p < READ_PAGES ? e - p : READ_PAGES;
+            if (pagesrc_read(j->ps, j->block, p, n, j->buf) < 0) {
+                j->failed = 1;
+                return NULL;
+            }
+            for (uint64_t i = 0; i < n; i++) {
+                j->hashes[p + i - j->chunk_first] =
+                    XXH3_128bits(j->buf + i * psz, psz);
+            }
+            p += n;
+        }
+    }
+    return NULL;
+}
+
+static int hash_block(struct pagesrc *ps, size_t bi, int threads,
+                      struct job *jobs, XXH128_hash_t *hashes,
+                      XXH128_hash_t zero, struct digest_hex *out)
+{
+    const struct ram_block *b = &ps->sum.ram.blocks[bi];
+    XXH3_state_t *st = XXH3_createState();
+    pthread_t tid[64];
+    bool spawned[64];
+
+    if (!st) {
+        return fr_fail(&ps->orig->err, FR_E_NOMEM, FR_NO_OFFSET,
+                       "out of memory");
+    }
+    XXH3_128bits_reset(st);
+    for (uint64_t c = 0; c < b->npages; c += CHUNK_PAGES) {
+        uint64_t n = b->npages - c < CHUNK_PAGES ? b->npages - c
+                                                   : CHUNK_PAGES;
+        uint64_t share = (n + (uint64_t)threads - 1) / (uint64_t)threads;
+        int started = 0, failed = 0;
+
+        for (int t = 0; t < threads && (uint64_t)t * share < n; t++) {
+            struct job *j = &jobs[t];
+            j->block = bi;
+            j->chunk_first = c;
+            j->first = c + (uint64_t)t * share;
+            j->count = n - (uint64_t)t * share < share
+                           ? n - (uint64_t)t * share : share;
+            j->hashes = hashes;
+            j->zero = zero;
+            j->failed = 0;
+            /* share 0 is the main thread's, as is any that cannot get a
+             * thread of its own */
+            spawned[t] = t > 0 &&
+                         pthread_create(&tid[t], NULL, hash_range, j) == 0;
+            started = t + 1;
+        }
+        for (int t = 0; t < started; t++) {
+            if (!spawned[t]) {
+                hash_range(&jobs[t]);
+            }
+        }
+        for (int t = 0; t < started; t++) {
+            if (spawned[t]) {
+                pthread_join(tid[t], NULL);
+            }
+            failed |= jobs[t].failed;
+        }
+        if (failed) {
+            XXH3_freeState(st);
+            return -1;
+        }
+        for (uint64_t i = 0; i < n; i++) {
+            XXH128_canonical_t canon;
+            XXH128_canonicalFromHash(&canon, hashes[i]);
+            XXH3_128bits_update(st, canon.digest, sizeof(canon.digest));
+        }
+    }
+    to_hex(XXH3_128bits_digest(st), out);
+    XXH3_freeState(st);
+    return 0;
+}
+
+int digest_compute(struct pagesrc *ps, struct digest_devices *d,
+                   int threads, struct digest_result *out)
+{
+    const struct ram_state *rs = &ps->sum.ram;
+    struct job jobs[64];
+    XXH128_hash_t *hashes = malloc(CHUNK_PAGES * sizeof(*hashes));
+    uint8_t *zero = calloc(1, rs->page_size);
+    XXH128_hash_t zh;
+    int ret = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (threads < 1) {
+        threads = 1;
+    }
+    if (threads > 64) {
+        threads = 64;
+    }
+    memset(jobs, 0, sizeof(jobs));
+    out->blocks = calloc(rs->nblocks ? rs->nblocks : 1, sizeof(*out->blocks));
+    if (!hashes || !zero || !out->blocks) {
+        fr_fail(&ps->orig->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+        goto out;
+    }
+    out->nblocks = rs->nblocks;
+    zh = XXH3_128bits(zero, rs->page_size);
+    for (int t = 0; t < threads; t++) {
+        jobs[t].ps = ps;
+        jobs[t].buf = malloc((size_t)READ_PAGES * rs->page_size);
+        if (!jobs[t].buf) {
+            fr_fail(&ps->orig->err, FR_E_NOMEM, FR_NO_OFFSET,
+                    "out of memory");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < rs->nblocks; i++) {
+        if (hash_block(ps, i, threads, jobs, hashes, zh,
+                       &out->blocks[i]) < 0) {
+            goto out;
+        }
+    }
+    to_hex(XXH3_128bits_digest(d->state), &out->devices);
+    ret = 0;
+out:
+    for (int t = 0; t < threads; t++) {
+        free(jobs[t].buf);
+    }
+    free(hashes);
+    free(zero);
+    XXH3_freeState(d->state);
+    d->state = NULL;
+    if (ret < 0) {
+        digest_result_free(out);
+    }
+    return ret;
+}
+
+void digest_result_free(struct digest_result *r)
+{
+    free(r->blocks);
+    r->blocks = NULL;
+    r->nblocks = 0;
+}

@@ -1,0 +1,51 @@
+/*
+ * Content digests of a save file, independent of its layout:
+ *
+ *   page hash    = XXH3-128 of the page's bytes (a zero or absent page
+ *                  hashes as page_size zero bytes: a constant, so zero
+ *                  pages cost nothing)
+ *   block digest = XXH3-128 of the canonical (big-endian, 16-byte) page
+ *                  hashes of the block, in page order
+ *   device state = XXH3-128 over the non-RAM sections in stream order, each
+ *                  as u8 type, be32 instance, be32 version, u8 name length,
+ *                  name, body bytes, be64 body length
+ *
+ * A stream, its mapped-ram conversion and that converted back hash alike.
+ */
+#ifndef FR_DIGEST_H
+#define FR_DIGEST_H
+
+#include <stdint.h>
+
+#include "pagesrc.h"
+
+struct digest_hex {
+    char hex[33];
+};
+
+struct digest_result {
+    size_t nblocks;
+    struct digest_hex *blocks;  /* in block order */
+    struct digest_hex devices;
+};
+
+/* Visitor state that hashes device sections during pagesrc_open. */
+struct digest_devices {
+    void *state;                /* XXH3_state_t */
+    uint64_t body_len;
+};
+
+/* Set up V (and D) so that pagesrc_open hashes the device state. */
+int digest_devices_init(struct digest_devices *d, struct sf_visitor *v);
+
+/*
+ * Hash every block of PS with THREADS threads, and finish the device
+ * digest D.  Returns 0 (OUT filled, free with digest_result_free) or -1
+ * with the error in the original savefile.
+ */
+int digest_compute(struct pagesrc *ps, struct digest_devices *d,
+                   int threads, struct digest_result *out);
+
+void digest_result_free(struct digest_result *r);
+
+#endif

@@ -1,0 +1,196 @@
+/*
+ * Page access by content: see pagesrc.h.
+ */
+#include "config.h"
+
+#include "pagesrc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "convert.h"
+#include "sink.h"
+#include "zero.h"
+
+/* Read the configuration from the first bytes, without consuming them:
+ * is this a mapped-ram stream? */
+static int peek_mapped_ram(struct savefile *sf, bool *mapped)
+{
+    size_t n;
+    const uint8_t *p = fr_src_peek_upto(sf->src, 65536, &n);
+    struct fr_src mem;
+    struct fr_err err = { 0 };
+    struct sv_reader sv;
+
+    if (!p) {
+        return -1;
+    }
+    fr_src_open_mem(&mem, p, n, &err);
+    if (sv_open(&sv, &mem) < 0) {
+        /* let the real walk report it, with the right offset */
+        *mapped = false;
+        return 0;
+    }
+    *mapped = sv_has_cap(&sv.cfg, "mapped-ram");
+    sv_close(&sv);
+    return 0;
+}
+
+/* Copy an image arriving through a pipe into K, keeping holes, and with
+ * the libvirt header in front so that its absolute offsets still hold. */
+static int spool(struct fr_sink *k, struct savefile *sf)
+{
+    struct fr_src *s = sf->src;
+    size_t n;
+    const uint8_t *p;
+
+    if (sf->libvirt && libvirt_hdr_write(k, &sf->lv, sf->lv.format, true)) {
+        return -1;
+    }
+    while ((p = fr_src_peek_upto(s, FR_SRC_BUFSIZE, &n)) && n) {
+        for (size_t i = 0; i < n; i += 4096) {
+            size_t c = n - i < 4096 ? n - i : 4096;
+            int r = fr_is_zero(p + i, c)
+                        ? fr_sink_skip_to(k, fr_sink_tell(k) + c)
+                        : fr_sink_write(k, p + i, c);
+            if (r < 0) {
+                return -1;
+            }
+        }
+        fr_src_consume(s, n);
+    }
+    return p ? 0 : -1;
+}
+
+static char *temp_path(void)
+{
+    const char *dir = getenv("TMPDIR");
+    char *path;
+    int fd;
+
+    if (!dir || !*dir) {
+        dir = "/var/tmp";
+    }
+    if (asprintf(&path, "%s/fixedram-XXXXXX", dir) < 0) {
+        return NULL;
+    }
+    fd = mkstemp(path);
+    if (fd < 0) {
+        free(path);
+        return NULL;
+    }
+    close(fd);
+    return path;
+}
+
+/* Turn the rest of SF into a temporary mapped-ram image and open that. */
+static int materialize(struct pagesrc *ps, bool mapped)
+{
+    struct savefile *sf = ps->orig;
+    struct fr_sink out;
+    struct fr_err out_err = { 0 };
+    struct convert_opts o = { .no_container = true };
+    char *path = temp_path();
+    int ret;
+
+    if (!path) {
+        return fr_fail_sys(&sf->err, errno, FR_NO_OFFSET,
+                           "cannot create a temporary file in $TMPDIR");
+    }
+    ret = fr_sink_open(&out, path, true, &out_err);
+    if (ret == 0) {
+        if (mapped) {
+            /* an image through a pipe: keep its bytes, holes and all */
+            ret = spool(&out, sf);
+        } else {
+            ret = convert_stream_to_image(sf, &out, &o);
+        }
+    }
+    if (ret == 0) {
+        ret = fr_sink_commit(&out);
+    } else {
+        fr_sink_abort(&out);
+    }
+    if (ret < 0 && !fr_failed(&sf->err)) {
+        sf->err = out_err;
+    }
+    if (ret == 0) {
+        ret = savefile_open(&ps->tmp, path);
+        if (ret < 0) {
+            sf->err = ps->tmp.err;
+        }
+        ps->materialized = true;
+    }
+    unlink(path);       /* the open descriptor keeps it until we close */
+    free(path);
+    return ret;
+}
+
+int pagesrc_open(struct pagesrc *ps, struct savefile *sf,
+                 const struct sf_visitor *v)
+{
+    bool mapped;
+
+    memset(ps, 0, sizeof(*ps));
+    ps->orig = sf;
+    ps->img = sf;
+    if (peek_mapped_ram(sf, &mapped) < 0) {
+        return -1;
+    }
+    ps->orig_layout = mapped ? "mapped-ram" : "stream";
+    if (!mapped || sf->src != &sf->file || !sf->file.seekable) {
+        if (materialize(ps, mapped) < 0) {
+            return -1;
+        }
+        ps->img = &ps->tmp;
+    }
+    if (savefile_walk(ps->img, &ps->sum, v) < 0) {
+        if (ps->img != sf) {
+            sf->err = ps->img->err;
+        }
+        return -1;
+    }
+    return 0;
+}
+
+int pagesrc_read(struct pagesrc *ps, size_t block, uint64_t first,
+                 uint64_t n, uint8_t *buf)
+{
+    const struct ram_block *b = &ps->sum.ram.blocks[block];
+    uint32_t psz = ps->sum.ram.page_size;
+    uint64_t end = first + n;
+
+    for (uint64_t p = first; p < end;) {
+        bool present = !b->mr_no_data && fr_bitmap_test(&b->present, p);
+        uint64_t e = b->mr_no_data ? end
+                                   : fr_bitmap_next(&b->present, p, !present);
+        if (e > end) {
+            e = end;
+        }
+        uint8_t *dst = buf + (p - first) * psz;
+        if (!present) {
+            memset(dst, 0, (e - p) * psz);
+        } else if (fr_src_pread(&ps->img->file, dst, (e - p) * psz,
+                                b->mr.pages_offset + p * psz,
+                                "ram pages") < 0) {
+            if (ps->img != ps->orig) {
+                ps->orig->err = ps->img->err;
+            }
+            return -1;
+        }
+        p = e;
+    }
+    return 0;
+}
+
+void pagesrc_close(struct pagesrc *ps)
+{
+    savefile_summary_free(&ps->sum);
+    if (ps->materialized) {
+        savefile_close(&ps->tmp);
+        ps->materialized = false;
+    }
+}

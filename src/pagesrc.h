@@ -1,0 +1,49 @@
+/*
+ * The final guest content of every RAM page of a save file, in page order,
+ * whatever its layout: a mapped-ram image is read where it lies; a classic
+ * stream (or an image arriving through a pipe) is first turned into a
+ * temporary, unlinked mapped-ram image, so that resent and XBZRLE pages
+ * are resolved and memory stays bounded whatever the guest size.
+ */
+#ifndef FR_PAGESRC_H
+#define FR_PAGESRC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "savefile.h"
+
+struct pagesrc {
+    struct savefile *orig;      /* what the user named */
+    struct savefile tmp;        /* the materialised image, if any */
+    bool materialized;
+    struct savefile *img;       /* the image the pages are read from */
+    struct sf_summary sum;      /* its walk: blocks, bitmaps, devices */
+    const char *orig_layout;    /* "stream" or "mapped-ram" */
+};
+
+/*
+ * Open SF (freshly opened, nothing read yet) for page access.  V, when not
+ * NULL, sees the walk of the image (device bodies, tokens).  Temporary
+ * files go to $TMPDIR (default /var/tmp).  Errors end up in SF->err.
+ */
+int pagesrc_open(struct pagesrc *ps, struct savefile *sf,
+                 const struct sf_visitor *v);
+
+/*
+ * Read N pages of block BLOCK starting at page FIRST into BUF: the data of
+ * present pages, zeros for the others.  Returns 0, or -1 with the error in
+ * the original savefile's err.
+ */
+int pagesrc_read(struct pagesrc *ps, size_t block, uint64_t first,
+                 uint64_t n, uint8_t *buf);
+
+void pagesrc_close(struct pagesrc *ps);
+
+/* The block list and page size. */
+static inline const struct ram_state *pagesrc_ram(const struct pagesrc *ps)
+{
+    return &ps->sum.ram;
+}
+
+#endif
