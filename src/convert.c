@@ -102,7 +102,7 @@ static int s2i_opened(void *opaque, struct sv_reader *sv, struct ram_state *rs)
     struct fr_err *err = &c->in->err;
 
     if (rs->mapped_ram) {
-        return fr_fail(err, FR_E_USAGE, c->in->stream_offset,
+        return fr_fail(err, FR_E_UNSUPPORTED, c->in->stream_offset,
                        "the input is already a mapped-ram image (use "
                        "image-to-stream)");
     }
@@ -262,7 +262,7 @@ int convert_stream_to_image(struct savefile *in, struct fr_sink *out,
     int ret = -1;
 
     if (!out->seekable) {
-        fr_fail(out->err, FR_E_USAGE, FR_NO_OFFSET,
+        fr_fail(out->err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
                 "a mapped-ram image must be written to a regular file, not "
                 "a pipe");
         return -1;
@@ -310,7 +310,7 @@ static int i2s_opened(void *opaque, struct sv_reader *sv, struct ram_state *rs)
     uint32_t format = c->o->zstd ? LIBVIRT_FMT_ZSTD : LIBVIRT_FMT_RAW;
 
     if (!rs->mapped_ram) {
-        return fr_fail(err, FR_E_USAGE, c->in->stream_offset,
+        return fr_fail(err, FR_E_UNSUPPORTED, c->in->stream_offset,
                        "the input is a classic stream, not a mapped-ram "
                        "image (use stream-to-image)");
     }

@@ -48,6 +48,32 @@ static int push_filter(struct savefile *sf, const char *name,
     return 0;
 }
 
+/*
+ * QEMU can save at an offset (migrate "file:path,offset=N"), leaving the
+ * bytes before it as they were: a hole in a new file.  Skip such leading
+ * zeros, up to 16 MiB; anything else before the magic is not guessed at.
+ */
+static int skip_leading_zeros(struct savefile *sf)
+{
+    struct fr_src *s = &sf->file;
+    const uint64_t limit = 16u << 20;
+    size_t n;
+    const uint8_t *p;
+
+    while (fr_src_tell(s) < limit &&
+           (p = fr_src_peek_upto(s, 65536, &n)) && n) {
+        size_t i = 0;
+        while (i < n && p[i] == 0) {
+            i++;
+        }
+        fr_src_consume(s, i);
+        if (i < n) {
+            break;
+        }
+    }
+    return fr_src_failed(s) ? -1 : 0;
+}
+
 int savefile_open(struct savefile *sf, const char *path)
 {
     const uint8_t *p;
@@ -70,7 +96,8 @@ int savefile_open(struct savefile *sf, const char *path)
         return fr_fail_sys(&sf->err, errno, FR_NO_OFFSET, "cannot stat");
     }
     if (S_ISDIR(sf->st.st_mode)) {
-        return fr_fail(&sf->err, FR_E_USAGE, FR_NO_OFFSET, "is a directory");
+        return fr_fail(&sf->err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
+                       "is a directory");
     }
     if (fr_src_open_fd(&sf->file, sf->fd, &sf->err) < 0) {
         return -1;
@@ -113,6 +140,9 @@ int savefile_open(struct savefile *sf, const char *path)
         }
     }
 
+    if (!sf->libvirt && !sf->compression && skip_leading_zeros(sf) < 0) {
+        return -1;
+    }
     sf->stream_offset = fr_src_tell(sf->src);
     p = fr_src_peek_upto(sf->src, 4, &n);
     if (!p) {

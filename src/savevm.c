@@ -267,6 +267,7 @@ void sv_close(struct sv_reader *r)
 {
     free(r->secs);
     r->secs = NULL;
+    vmdesc_free(&r->own_vmdesc);
 }
 
 /* ---- tokens -------------------------------------------------------------- */
@@ -615,13 +616,46 @@ static const struct vmdesc_dev *vmdesc_lookup(struct sv_reader *r,
     return NULL;
 }
 
+/*
+ * Without footers, and without a vmdesc read up front (a pipe), the device
+ * sections can still be sized when the rest of the stream fits in the read
+ * window: look for the vmdesc at its end.
+ */
+static void vmdesc_from_window(struct sv_reader *r)
+{
+    struct fr_src *s = r->src;
+    struct fr_err err = { 0 };
+    size_t n;
+    const uint8_t *p = fr_src_peek_upto(s, FR_SRC_BUFSIZE, &n);
+
+    if (!p || n == FR_SRC_BUFSIZE || !s->eof || n < 7) {
+        return;
+    }
+    for (size_t i = n - 6; i-- > 1;) {
+        if (p[i] == SV_VMDESC && p[i - 1] == SV_EOF && p[i + 5] == '{' &&
+            i + 5 + (uint64_t)fr_be32dec(p + i + 1) == n) {
+            if (vmdesc_parse(p + i + 5, n - i - 5, fr_src_tell(s) + i + 5,
+                             &r->own_vmdesc, &err) == 0) {
+                r->vmdesc = &r->own_vmdesc;
+                r->vmdesc_next = 0;
+            }
+            return;
+        }
+    }
+}
+
 int sv_skip_body(struct sv_reader *r, const struct sv_token *t,
                  sv_body_fn fn, void *opaque, uint64_t *len,
                  enum sv_delim *how)
 {
     struct fr_src *s = r->src;
     uint64_t start = fr_src_tell(s);
-    const struct vmdesc_dev *dev = vmdesc_lookup(r, t->sec);
+    const struct vmdesc_dev *dev;
+
+    if (!r->vmdesc && r->footers == SV_FOOTERS_OFF) {
+        vmdesc_from_window(r);
+    }
+    dev = vmdesc_lookup(r, t->sec);
     int ret;
 
     if (dev) {

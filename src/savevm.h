@@ -101,6 +101,7 @@ struct sv_reader {
     /* vmdesc found up front (seekable inputs), used to delimit devices */
     const struct vmdesc *vmdesc;
     size_t vmdesc_next;         /* device index expected next */
+    struct vmdesc own_vmdesc;   /* one found in the read window */
 };
 
 /* How a device body's end was found. */

@@ -70,7 +70,7 @@ int fr_sink_open(struct fr_sink *k, const char *path, bool force,
     }
     if (strcmp(path, "-") == 0) {
         if (isatty(1)) {
-            return fr_fail(err, FR_E_USAGE, FR_NO_OFFSET,
+            return fr_fail(err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
                            "refusing to write binary data to a terminal");
         }
         k->fd = 1;
@@ -223,7 +223,7 @@ int fr_sink_pwrite(struct fr_sink *k, const void *p, size_t n, uint64_t off)
         return -1;
     }
     if (!k->seekable) {
-        return fr_fail(k->err, FR_E_USAGE, FR_NO_OFFSET,
+        return fr_fail(k->err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
                        "this output must be a regular file, not a pipe");
     }
     return write_all(k, p, n, (int64_t)off);

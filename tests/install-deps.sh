@@ -9,7 +9,8 @@ SUDO=
 export DEBIAN_FRONTEND=noninteractive
 
 build_pkgs="build-essential autoconf automake pkg-config libzstd-dev
-    libxxhash-dev zstd xxhash python3 gzip bzip2 xz-utils lzop"
+    libxxhash-dev zstd xxhash python3 gzip bzip2 xz-utils lzop xxd
+    procps"
 vm_pkgs="qemu-system-x86 libvirt-daemon-driver-qemu libvirt-clients
     libvirt-daemon"
 

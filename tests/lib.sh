@@ -25,8 +25,10 @@ cleanup() {
 trap cleanup EXIT
 cd "$SCRATCH"
 
+# Failures go to the test's own stderr even inside "expect_code ... 2>f".
+exec 3>&2
 fail() {
-    echo "FAIL: $*" >&2
+    echo "FAIL: $*" >&3
     exit 1
 }
 

@@ -1,0 +1,39 @@
+#!/bin/sh
+# extract writes each block's final content, sparse, named safely.
+. "$TESTS_SRCDIR/lib.sh"
+
+$MKSTREAM --seed=5 --resend=200 --xbzrle=100 \
+    --blocks=pc.ram:8M,/rom@etc/acpi/tables:128K,a/b:4K,a_b:4K \
+    --dump-dir=ram s.bin
+$FIXEDRAM extract --output-dir=out/sub s.bin > map.txt
+cat > want.txt <<'TXT'
+pc.ram	pc.ram	8388608
+_rom_etc_acpi_tables	/rom@etc/acpi/tables	131072
+a_b	a/b	4096
+a_b.2	a_b	4096
+TXT
+diff -u want.txt map.txt || fail "file mapping"
+i=0
+for f in pc.ram _rom_etc_acpi_tables a_b a_b.2; do
+    cmp "out/sub/$f" "$(printf 'ram/%03d.ram' $i)" || fail "block $f"
+    i=$((i + 1))
+done
+# sparse: far fewer blocks allocated than the 8 MiB length for 60% zeros
+alloc=$(stat -c %b out/sub/pc.ram)
+[ $((alloc * 512)) -lt $((6 * 1024 * 1024)) ] || fail "pc.ram is not sparse ($alloc blocks)"
+
+# one block only, from a pipe, and the same from the image layout
+$FIXEDRAM convert stream-to-image s.bin s.img
+cat s.bin | $FIXEDRAM extract -o one --block=a_b - > one.txt
+assert_eq "$(cat one.txt)" "$(printf 'a_b.2\ta_b\t4096')" "--block output"
+[ "$(ls one)" = a_b.2 ] || fail "--block wrote other files"
+cmp one/a_b.2 ram/003.ram || fail "--block content"
+$FIXEDRAM extract -o img s.img > /dev/null
+cmp img/pc.ram ram/000.ram || fail "extract from the image"
+
+expect_code 1 $FIXEDRAM extract -o none --block=nosuch s.bin 2> e1
+assert_grep "no ram block 'nosuch'" e1
+expect_code 1 $FIXEDRAM extract -o out/sub s.bin 2> e2
+assert_grep "output exists" e2
+$FIXEDRAM extract -f -o out/sub s.bin > /dev/null
+expect_code 64 $FIXEDRAM extract s.bin

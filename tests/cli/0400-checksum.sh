@@ -1,0 +1,43 @@
+#!/bin/sh
+# checksum depends on content only, follows its documented definition,
+# and does not depend on the thread count.
+. "$TESTS_SRCDIR/lib.sh"
+
+$MKSTREAM --seed=3 --resend=300 --xbzrle=200 --blocks=pc.ram:4M,rom:16K s.bin
+$FIXEDRAM convert stream-to-image s.bin s.img
+$FIXEDRAM convert image-to-stream s.img s.back
+$FIXEDRAM checksum s.bin > a.sum
+$FIXEDRAM checksum s.img > b.sum
+$FIXEDRAM checksum --threads=1 s.back > c.sum
+$FIXEDRAM checksum --threads=7 s.bin > d.sum
+cat s.bin | $FIXEDRAM checksum - > e.sum
+for f in b c d e; do
+    cmp a.sum $f.sum || fail "checksum $f differs"
+done
+[ "$(wc -l < a.sum)" -eq 3 ] || fail "expected 2 blocks and the device state"
+assert_grep '^[0-9a-f]{32}  pc\.ram$' a.sum
+assert_grep '^[0-9a-f]{32}  @device-state$' a.sum
+
+# The definition, recomputed with xxh128sum: the hash of the page hashes.
+if command -v xxh128sum > /dev/null && command -v xxd > /dev/null; then
+    $FIXEDRAM extract -o x s.bin > /dev/null
+    split -b 4096 -a 4 x/rom pg.
+    for p in pg.*; do
+        xxh128sum "$p" | cut -c1-32
+    done | xxd -r -p > hashes.bin
+    want=$(xxh128sum hashes.bin | cut -c1-32)
+    got=$(grep '  rom$' a.sum | cut -c1-32)
+    assert_eq "$got" "$want" "block digest per the documented definition"
+fi
+
+# different content, different digest; same RAM, same digest
+$MKSTREAM --seed=4 --blocks=pc.ram:4M,rom:16K t.bin
+$FIXEDRAM checksum t.bin > t.sum
+[ "$(head -1 t.sum)" != "$(head -1 a.sum)" ] || fail "different RAM, same digest"
+
+$FIXEDRAM checksum --output=json s.img > s.json
+json_get s.json 'd["ramblocks"][0]["digest"]' > j.txt
+assert_eq "$(cat j.txt)" "$(head -1 a.sum | cut -c1-32)" "json digest"
+expect_code 64 $FIXEDRAM checksum --threads=0 s.bin
+printf 'garbage' > g.bin
+expect_code 1 $FIXEDRAM checksum g.bin
