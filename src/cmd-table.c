@@ -8,5 +8,6 @@ const struct fr_cmd *const fr_cmds[] = {
     &fr_cmd_convert,
     &fr_cmd_extract,
     &fr_cmd_inspect,
+    &fr_cmd_verify,
     NULL,
 };

@@ -20,6 +20,7 @@ extern const struct fr_cmd fr_cmd_checksum;
 extern const struct fr_cmd fr_cmd_convert;
 extern const struct fr_cmd fr_cmd_extract;
 extern const struct fr_cmd fr_cmd_inspect;
+extern const struct fr_cmd fr_cmd_verify;
 
 /* The table, sorted by name, NULL-terminated. */
 extern const struct fr_cmd *const fr_cmds[];

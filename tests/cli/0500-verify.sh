@@ -1,0 +1,113 @@
+#!/bin/sh
+# verify: 0 on intact files, 2 with a precise message (and the offset) on
+# each crafted corruption, 3 on stale data only, 63 on non-migration files.
+. "$TESTS_SRCDIR/lib.sh"
+
+# patch FILE OFFSET HEXBYTES: overwrite bytes in place
+patch() {
+    python3 -c 'import sys
+f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2], 0))
+f.write(bytes.fromhex(sys.argv[3]))' "$@"
+}
+
+# corrupt NAME PATTERN: verify must exit 2 and say PATTERN with an offset
+corrupt() {
+    expect_code 2 $FIXEDRAM verify "$1" > "$1.out"
+    assert_grep "error: offset 0x[0-9a-f]+: .*$2" "$1.out"
+    assert_grep 'corrupt: [1-9][0-9]* errors' "$1.out"
+}
+
+$MKSTREAM --seed=1 --resend=100 --xbzrle=50 s.bin
+$MKSTREAM --seed=2 --layout=mapped-ram i.img
+$MKSTREAM --seed=3 --libvirt=sparse lv.img
+for f in s.bin i.img lv.img; do
+    expect_code 0 $FIXEDRAM verify "$f" > "$f.out"
+    assert_grep 'clean: 0 errors, 0 warnings' "$f.out"
+done
+$FIXEDRAM inspect --output=json s.bin > s.json
+$FIXEDRAM inspect --output=json i.img > i.json
+size=$(wc -c < s.bin)
+
+# truncation anywhere
+head -c $((size / 2)) s.bin > trunc.bin
+corrupt trunc.bin 'truncated'
+head -c $(($(json_get i.json 'd["ramblocks"][1]["pages_offset"]') - 5)) i.img > trunc.img
+corrupt trunc.img 'past the end|truncated'
+
+# garbage after the last section
+cp s.bin tail.bin
+printf 'garbage' >> tail.bin
+corrupt tail.bin 'bytes of garbage after the end of the stream'
+
+# a bitmap bit past the end of a block (pc.rom-like 4 KiB block: 1 page)
+$MKSTREAM --seed=4 --layout=mapped-ram --blocks=pc.ram:1M,tiny:4K bit.img
+$FIXEDRAM inspect --output=json bit.img > bit.json
+bm=$(json_get bit.json 'd["ramblocks"][1]["bitmap_offset"]')
+patch bit.img "$bm" 03
+corrupt bit.img "1 bitmap bits set past the end of the block"
+
+# bad mapped-ram header version
+cp i.img ver.img
+patch ver.img "$(json_get i.json 'd["ramblocks"][0]["header_offset"]')" 00000002
+corrupt ver.img "mapped-ram header version 2 is not supported"
+
+# misaligned pages region
+cp i.img align.img
+po=$(json_get i.json 'd["ramblocks"][0]["header_offset"] + 20')
+patch align.img "$po" "$(json_get i.json '"%016x" % (d["ramblocks"][0]["pages_offset"] + 512)')"
+corrupt align.img "not aligned"
+
+# overlapping regions: block 1's bitmap inside block 0's pages
+cp i.img overlap.img
+po=$(json_get i.json 'd["ramblocks"][1]["header_offset"] + 12')
+patch overlap.img "$po" "$(json_get i.json '"%016x" % d["ramblocks"][0]["pages_offset"]')"
+corrupt overlap.img "overlaps"
+
+# bad page flags in a stream: the first record after the block list
+first_rec=$(python3 - s.bin <<'PY'
+import sys
+b = open(sys.argv[1], "rb").read()
+# the first PART section: 02 + be32 id (1 in the generator) after START
+i = b.index(bytes.fromhex("020000000100000000"), 16)
+print(i + 5)
+PY
+)
+cp s.bin flags.bin
+patch flags.bin $((first_rec + 6)) 0180
+corrupt flags.bin 'RAM flags|compressed page|hook'
+
+# a footer with the wrong section id
+cp s.bin foot.bin
+off=$(json_get s.json 'd["devices"][0]["offset"] + 14 + len(d["devices"][0]["name"]) + d["devices"][0]["size"]')
+patch foot.bin $((off + 1)) 0000abcd
+corrupt foot.bin "mismatched section id in footer|no footer where the vmdesc says"
+
+# an unfinished libvirt save
+cp lv.img part.img
+printf 'LibvirtQemudPart' | dd of=part.img conv=notrunc status=none
+corrupt part.img "LibvirtQemudPart"
+
+# stale data under cleared bits only: exit 3
+$MKSTREAM --seed=5 --layout=mapped-ram --resend=300 stale.img
+expect_code 3 $FIXEDRAM verify stale.img > stale.out
+assert_grep 'warning: offset 0x[0-9a-f]+: .*stale data under cleared bitmap bits' stale.out
+
+# not a migration file: 63; a missing file: 1
+printf 'just text\n' > text.txt
+expect_code 63 $FIXEDRAM verify text.txt > text.out
+assert_grep 'not-migration-file' text.out
+expect_code 1 $FIXEDRAM verify missing.bin > missing.out
+
+# checksums: a manifest of the stream matches its image, not another file
+$FIXEDRAM checksum s.bin > s.sum
+$FIXEDRAM convert stream-to-image s.bin s.img
+expect_code 0 $FIXEDRAM verify --checksums=s.sum s.img > cs.out
+$MKSTREAM --seed=9 other.bin
+expect_code 2 $FIXEDRAM verify --checksums=s.sum other.bin > cs2.out
+assert_grep "does not match its checksum" cs2.out
+
+# --deep reads every page; JSON output
+expect_code 0 $FIXEDRAM verify --deep i.img > deep.out
+$FIXEDRAM verify --output=json trunc.bin > t.json || true
+assert_eq "$(json_get t.json 'd["status"], d["exit_status"]')" "corrupt 2" "json status"
+expect_code 64 $FIXEDRAM verify --checksums=s.sum -
