@@ -17,7 +17,9 @@ struct fr_cmd {
 };
 
 extern const struct fr_cmd fr_cmd_checksum;
+extern const struct fr_cmd fr_cmd_compact;
 extern const struct fr_cmd fr_cmd_convert;
+extern const struct fr_cmd fr_cmd_diff;
 extern const struct fr_cmd fr_cmd_extract;
 extern const struct fr_cmd fr_cmd_inspect;
 extern const struct fr_cmd fr_cmd_verify;

@@ -264,3 +264,14 @@ void digest_result_free(struct digest_result *r)
     r->blocks = NULL;
     r->nblocks = 0;
 }
+
+int digest_compute_devices(struct digest_devices *d, struct digest_hex *out)
+{
+    if (!d->state) {
+        return -1;
+    }
+    to_hex(XXH3_128bits_digest(d->state), out);
+    XXH3_freeState(d->state);
+    d->state = NULL;
+    return 0;
+}

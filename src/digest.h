@@ -48,4 +48,7 @@ int digest_compute(struct pagesrc *ps, struct digest_devices *d,
 
 void digest_result_free(struct digest_result *r);
 
+/* Finish the device digest alone into OUT (frees D's state). */
+int digest_compute_devices(struct digest_devices *d, struct digest_hex *out);
+
 #endif

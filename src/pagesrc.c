@@ -15,30 +15,6 @@
 #include "sink.h"
 #include "zero.h"
 
-/* Read the configuration from the first bytes, without consuming them:
- * is this a mapped-ram stream? */
-static int peek_mapped_ram(struct savefile *sf, bool *mapped)
-{
-    size_t n;
-    const uint8_t *p = fr_src_peek_upto(sf->src, 65536, &n);
-    struct fr_src mem;
-    struct fr_err err = { 0 };
-    struct sv_reader sv;
-
-    if (!p) {
-        return -1;
-    }
-    fr_src_open_mem(&mem, p, n, &err);
-    if (sv_open(&sv, &mem) < 0) {
-        /* let the real walk report it, with the right offset */
-        *mapped = false;
-        return 0;
-    }
-    *mapped = sv_has_cap(&sv.cfg, "mapped-ram");
-    sv_close(&sv);
-    return 0;
-}
-
 /* Copy an image arriving through a pipe into K, keeping holes, and with
  * the libvirt header in front so that its absolute offsets still hold. */
 static int spool(struct fr_sink *k, struct savefile *sf)
@@ -65,7 +41,7 @@ static int spool(struct fr_sink *k, struct savefile *sf)
     return p ? 0 : -1;
 }
 
-static char *temp_path(void)
+char *fr_temp_path(void)
 {
     const char *dir = getenv("TMPDIR");
     char *path;
@@ -93,7 +69,7 @@ static int materialize(struct pagesrc *ps, bool mapped)
     struct fr_sink out;
     struct fr_err out_err = { 0 };
     struct convert_opts o = { .no_container = true };
-    char *path = temp_path();
+    char *path = fr_temp_path();
     int ret;
 
     if (!path) {
@@ -137,7 +113,7 @@ int pagesrc_open(struct pagesrc *ps, struct savefile *sf,
     memset(ps, 0, sizeof(*ps));
     ps->orig = sf;
     ps->img = sf;
-    if (peek_mapped_ram(sf, &mapped) < 0) {
+    if (savefile_peek_mapped_ram(sf, &mapped) < 0) {
         return -1;
     }
     ps->orig_layout = mapped ? "mapped-ram" : "stream";

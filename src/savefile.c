@@ -162,6 +162,28 @@ int savefile_open(struct savefile *sf, const char *path)
     return 0;
 }
 
+int savefile_peek_mapped_ram(struct savefile *sf, bool *mapped)
+{
+    size_t n;
+    const uint8_t *p = fr_src_peek_upto(sf->src, 65536, &n);
+    struct fr_src mem;
+    struct fr_err err = { 0 };
+    struct sv_reader sv;
+
+    if (!p) {
+        return -1;
+    }
+    fr_src_open_mem(&mem, p, n, &err);
+    if (sv_open(&sv, &mem) < 0) {
+        /* let the real walk report it, with the right offset */
+        *mapped = false;
+        return 0;
+    }
+    *mapped = sv_has_cap(&sv.cfg, "mapped-ram");
+    sv_close(&sv);
+    return 0;
+}
+
 void savefile_close(struct savefile *sf)
 {
     if (sf->src == &sf->dec) {

@@ -92,6 +92,13 @@ int savefile_open(struct savefile *sf, const char *path);
 void savefile_close(struct savefile *sf);
 
 /*
+ * Without consuming anything, read the configuration at the start of the
+ * stream: does it announce mapped-ram?  (An unreadable configuration says
+ * no: the walk reports it properly.)  Returns 0, or -1 on I/O error.
+ */
+int savefile_peek_mapped_ram(struct savefile *sf, bool *mapped);
+
+/*
  * Walk the whole stream, filling SUM (caller frees it with
  * savefile_summary_free).  V may be NULL.  On error returns -1 with
  * sf->err set; SUM then holds what was read up to the error.

@@ -1,0 +1,342 @@
+/*
+ * fixedram compact: drop what a restore never uses.
+ *
+ * A classic stream keeps only the last copy of each page (XBZRLE resolved,
+ * ZERO records where QEMU sends them): it goes through a temporary
+ * mapped-ram image and comes back as a stream.  A mapped-ram image loses
+ * the data under cleared bitmap bits and its all-zero pages: rewritten, or
+ * with --in-place, the new bitmap is made durable first and only then are
+ * holes punched, so that a crash at any point leaves a valid image.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "convert.h"
+#include "exit.h"
+#include "output.h"
+#include "pagesrc.h"
+#include "zero.h"
+
+struct compact_args {
+    const char *input, *output;
+    bool force, in_place, progress, quiet;
+};
+
+static const struct argp_option options[] = {
+    { "force", 'f', NULL, 0, "Overwrite OUTPUT if it exists", 0 },
+    { "in-place", 'i', NULL, 0,
+      "Compact a mapped-ram image in place (hole punching only)", 0 },
+    { "progress", 'p', NULL, 0, "Show progress on standard error", 0 },
+    { "quiet", 'q', NULL, 0, "Print nothing but errors", 0 },
+    { 0 }
+};
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+    struct compact_args *a = state->input;
+
+    switch (key) {
+    case 'f':
+        a->force = true;
+        return 0;
+    case 'i':
+        a->in_place = true;
+        return 0;
+    case 'p':
+        a->progress = true;
+        return 0;
+    case 'q':
+        a->quiet = true;
+        return 0;
+    case ARGP_KEY_ARG:
+        if (!a->input) {
+            a->input = arg;
+        } else if (!a->output) {
+            a->output = arg;
+        } else {
+            argp_error(state, "too many arguments");
+        }
+        return 0;
+    case ARGP_KEY_END:
+        if (!a->input) {
+            argp_error(state, "no input file given");
+        }
+        if (a->in_place == (a->output != NULL)) {
+            argp_error(state, a->in_place
+                                  ? "--in-place takes no OUTPUT"
+                                  : "expected INPUT OUTPUT (or --in-place)");
+        }
+        if (a->in_place && strcmp(a->input, "-") == 0) {
+            argp_error(state, "--in-place needs a file");
+        }
+        return 0;
+    default:
+        return ARGP_ERR_UNKNOWN;
+    }
+}
+
+static const struct argp compact_argp = {
+    options, parse_opt, "INPUT OUTPUT\n--in-place IMAGE",
+    "Drop what a restore never uses, keeping the layout.  A classic stream "
+    "keeps only the last copy of each page (XBZRLE pages resolved to full "
+    "pages, ZERO records where QEMU sends them); device state and the "
+    "libvirt header stay as they are.  A mapped-ram image loses the data "
+    "left under cleared bitmap bits and its all-zero pages (their bits are "
+    "cleared, as QEMU does), and is trimmed to holes.  Reports the bytes "
+    "and allocated blocks saved.  Compacting a compacted file changes "
+    "nothing."
+    "\v"
+    "--in-place rewrites only the bitmaps of the image, makes them durable "
+    "(fsync), and then punches holes: a crash at any point leaves a valid "
+    "image.  Without it, OUTPUT appears only when complete.\n\n"
+    "Exit status: 0 success, 1 failure, 64 bad command line.",
+    NULL, NULL, NULL
+};
+
+/* Convert IN with FN into a temporary file, and open that. */
+static int through_temp(struct savefile *in, struct savefile *tmp,
+                        int (*fn)(struct savefile *, struct fr_sink *,
+                                  const struct convert_opts *),
+                        const struct convert_opts *o)
+{
+    struct fr_sink k;
+    struct fr_err err = { 0 };
+    char *path = fr_temp_path();
+    int ret;
+
+    if (!path) {
+        return fr_fail_sys(&in->err, errno, FR_NO_OFFSET,
+                           "cannot create a temporary file in $TMPDIR");
+    }
+    ret = fr_sink_open(&k, path, true, &err);
+    if (ret == 0 && fn(in, &k, o) == 0 && fr_sink_commit(&k) == 0) {
+        ret = savefile_open(tmp, path);
+        if (ret < 0) {
+            in->err = tmp->err;
+        }
+    } else {
+        fr_sink_abort(&k);
+        if (!fr_failed(&in->err)) {
+            in->err = err;
+        }
+        ret = -1;
+    }
+    unlink(path);
+    free(path);
+    return ret;
+}
+
+static void report_sizes(const char *what, const struct stat *a,
+                         const struct stat *b)
+{
+    char s1[32], s2[32], s3[32], s4[32], s5[32];
+    int64_t saved = ((int64_t)a->st_blocks - (int64_t)b->st_blocks) * 512;
+
+    printf("%s: %s -> %s, allocated %s -> %s: %s%s saved\n", what,
+           fr_human_size((uint64_t)a->st_size, s1, sizeof(s1)),
+           fr_human_size((uint64_t)b->st_size, s2, sizeof(s2)),
+           fr_human_size((uint64_t)a->st_blocks * 512, s3, sizeof(s3)),
+           fr_human_size((uint64_t)b->st_blocks * 512, s4, sizeof(s4)),
+           saved < 0 ? "-" : "",
+           fr_human_size((uint64_t)(saved < 0 ? -saved : saved), s5,
+                         sizeof(s5)));
+}
+
+static int compact_copy(struct compact_args *a)
+{
+    struct savefile in, tmp;
+    struct fr_sink out;
+    struct fr_err out_err = { 0 };
+    struct fr_progress prog;
+    struct convert_opts o = { .progress = &prog, .threads = 1 };
+    bool mapped;
+    struct stat st_out;
+    int ret;
+
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.fd = -1;
+    if (savefile_open(&in, a->input) < 0) {
+        ret = fr_report(&in.err, a->input);
+        savefile_close(&in);
+        return ret;
+    }
+    if (fr_sink_open(&out, a->output, a->force, &out_err) < 0) {
+        ret = fr_report(&out_err, a->output);
+        fr_sink_abort(&out);
+        savefile_close(&in);
+        return ret;
+    }
+    fr_progress_init(&prog, a->progress && !a->quiet && !fr_quiet);
+    /* keep a zstd-compressed stream compressed */
+    o.zstd = in.compression && strcmp(in.compression, "zstd") == 0;
+    o.zstd_level = 3;
+    /* a stream goes to an image and back, an image to a stream and back */
+    ret = savefile_peek_mapped_ram(&in, &mapped);
+    if (ret == 0) {
+        ret = through_temp(&in, &tmp, mapped ? convert_image_to_stream
+                                             : convert_stream_to_image, &o);
+    }
+    if (ret == 0) {
+        ret = mapped ? convert_stream_to_image(&tmp, &out, &o)
+                     : convert_image_to_stream(&tmp, &out, &o);
+        if (ret < 0 && fr_failed(&tmp.err)) {
+            in.err = tmp.err;
+        }
+    }
+    if (ret == 0 && (ret = fr_sink_commit(&out)) == 0) {
+        fr_progress_done(&prog);
+        if (!a->quiet && !fr_quiet && stat(a->output, &st_out) == 0) {
+            report_sizes(a->output, &in.st, &st_out);
+        }
+        ret = FR_EXIT_OK;
+    } else {
+        fr_sink_abort(&out);
+        ret = fr_failed(&in.err) ? fr_report(&in.err, a->input)
+                                 : fr_report(&out_err, a->output);
+    }
+    savefile_close(&tmp);
+    savefile_close(&in);
+    return ret;
+}
+
+/* --in-place: clear the bits of all-zero pages, make the bitmaps durable,
+ * then punch holes under every clear bit. */
+static int compact_in_place(struct compact_args *a)
+{
+    struct savefile sf;
+    struct pagesrc ps;
+    struct fr_err err = { 0 };
+    struct fr_sink k = { .name = a->input, .fd = -1, .seekable = true,
+                         .err = &err };
+    struct stat before, after;
+    uint8_t *buf = NULL;
+    int ret = FR_EXIT_FAIL;
+
+    memset(&ps, 0, sizeof(ps));
+    if (savefile_open(&sf, a->input) < 0) {
+        goto report;
+    }
+    if (sf.src != &sf.file || !sf.file.seekable) {
+        fr_fail(&sf.err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
+                "--in-place works on uncompressed mapped-ram images only");
+        goto report;
+    }
+    if (pagesrc_open(&ps, &sf, NULL) < 0) {
+        goto report;
+    }
+    if (ps.materialized) {
+        fr_fail(&sf.err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
+                "--in-place works on mapped-ram images only (this is a "
+                "classic stream: compact it into a new file)");
+        goto report;
+    }
+    k.fd = open(a->input, O_RDWR | O_CLOEXEC);
+    if (k.fd < 0) {
+        fr_fail_sys(&sf.err, errno, FR_NO_OFFSET, "cannot open for writing");
+        goto report;
+    }
+    before = sf.st;
+    struct ram_state *rs = &ps.sum.ram;
+    uint32_t psz = rs->page_size;
+    buf = malloc(256 * (size_t)psz);
+    if (!buf) {
+        fr_fail(&sf.err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+        goto report;
+    }
+    /* 1. new bitmaps: all-zero pages are not present */
+    for (size_t i = 0; i < rs->nblocks; i++) {
+        struct ram_block *b = &rs->blocks[i];
+        if (b->mr_no_data) {
+            continue;
+        }
+        for (uint64_t p = fr_bitmap_next(&b->present, 0, true);
+             p < b->npages; p = fr_bitmap_next(&b->present, p, true)) {
+            uint64_t e = fr_bitmap_next(&b->present, p, false);
+            while (p < e) {
+                uint64_t n = e - p < 256 ? e - p : 256;
+                if (pagesrc_read(&ps, i, p, n, buf) < 0) {
+                    goto report;
+                }
+                for (uint64_t j = 0; j < n; j++) {
+                    if (fr_is_zero(buf + j * psz, psz)) {
+                        fr_bitmap_clear(&b->present, p + j);
+                    }
+                }
+                p += n;
+            }
+        }
+        if (mapped_ram_write_bitmap(&k, b, &b->present) < 0) {
+            goto report_out;
+        }
+    }
+    /* 2. durable before anything is deallocated */
+    if (fdatasync(k.fd) < 0) {
+        fr_fail_sys(&err, errno, FR_NO_OFFSET, "fdatasync failed");
+        goto report_out;
+    }
+    /* 3. holes under every clear bit */
+    for (size_t i = 0; i < rs->nblocks; i++) {
+        struct ram_block *b = &rs->blocks[i];
+        if (b->mr_no_data) {
+            continue;
+        }
+        for (uint64_t p = fr_bitmap_next(&b->present, 0, false);
+             p < b->npages; p = fr_bitmap_next(&b->present, p, false)) {
+            uint64_t e = fr_bitmap_next(&b->present, p, true);
+            off_t data = lseek(k.fd, (off_t)(b->mr.pages_offset + p * psz),
+                               SEEK_DATA);
+            if (data >= 0 &&
+                (uint64_t)data < b->mr.pages_offset + e * psz &&
+                fr_sink_punch(&k, b->mr.pages_offset + p * psz,
+                              (e - p) * psz) < 0) {
+                goto report_out;
+            }
+            p = e;
+        }
+    }
+    if (fsync(k.fd) < 0 || fstat(k.fd, &after) < 0) {
+        fr_fail_sys(&err, errno, FR_NO_OFFSET, "fsync failed");
+        goto report_out;
+    }
+    if (!a->quiet && !fr_quiet) {
+        report_sizes(a->input, &before, &after);
+    }
+    ret = FR_EXIT_OK;
+    goto done;
+report_out:
+    ret = fr_report(&err, a->input);
+    goto done;
+report:
+    ret = fr_report(&sf.err, a->input);
+done:
+    if (k.fd >= 0) {
+        close(k.fd);
+    }
+    free(buf);
+    pagesrc_close(&ps);
+    savefile_close(&sf);
+    return ret;
+}
+
+static int run_compact(int argc, char **argv)
+{
+    struct compact_args a = { 0 };
+
+    argp_parse(&compact_argp, argc, argv, 0, NULL, &a);
+    return a.in_place ? compact_in_place(&a) : compact_copy(&a);
+}
+
+const struct fr_cmd fr_cmd_compact = {
+    .name = "compact",
+    .summary = "drop resent pages, stale data and zero pages from a file",
+    .run = run_compact,
+};

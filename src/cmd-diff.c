@@ -1,0 +1,334 @@
+/*
+ * fixedram diff A B: compare the guest RAM of two save files of any
+ * layout.  Exit status as cmp and qemu-img compare: 0 same, 1 different,
+ * 2 trouble.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "cmd.h"
+#include "digest.h"
+#include "exit.h"
+#include "output.h"
+
+#define CHUNK_PAGES 256
+
+struct diff_args {
+    const char *path[2];
+    int npaths;
+    enum fr_output output;
+};
+
+struct side {
+    struct savefile sf;
+    struct pagesrc ps;
+    struct digest_devices dev;
+    struct sf_visitor vis;
+    struct digest_result r;
+};
+
+enum { OPT_OUTPUT = 0x100 };
+
+static const struct argp_option options[] = {
+    { "output", OPT_OUTPUT, "FORMAT", 0,
+      "Output format: human (default) or json", 0 },
+    { 0 }
+};
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+    struct diff_args *a = state->input;
+
+    switch (key) {
+    case OPT_OUTPUT:
+        if (fr_output_parse(arg, &a->output) < 0) {
+            argp_error(state, "invalid output format '%s' (human or json)",
+                       arg);
+        }
+        return 0;
+    case ARGP_KEY_ARG:
+        if (a->npaths == 2) {
+            argp_error(state, "too many arguments");
+        }
+        a->path[a->npaths++] = arg;
+        return 0;
+    case ARGP_KEY_END:
+        if (a->npaths < 2) {
+            argp_error(state, "expected two files");
+        }
+        if (strcmp(a->path[0], "-") == 0 && strcmp(a->path[1], "-") == 0) {
+            argp_error(state, "only one of the files can be '-'");
+        }
+        return 0;
+    default:
+        return ARGP_ERR_UNKNOWN;
+    }
+}
+
+static const struct argp diff_argp = {
+    options, parse_opt, "A B",
+    "Compare the guest RAM of two save files, whatever their layout: "
+    "blocks only in one of them, blocks whose length differs, and per "
+    "block the ranges of pages whose content differs.  Zero and absent "
+    "pages compare equal.  Whether the device state differs is reported "
+    "too, but does not change the verdict.  One file may be '-'."
+    "\v"
+    "Exit status (as cmp): 0 same guest RAM, 1 different, 2 trouble "
+    "(unreadable or invalid input), 64 bad command line.",
+    NULL, NULL, NULL
+};
+
+struct block_diff {
+    const char *name;
+    long a, b;                  /* block index on each side, -1 if none */
+    uint64_t len_a, len_b;
+    uint64_t pages;             /* differing pages */
+    uint64_t *ranges;           /* start page, count pairs */
+    size_t nranges, cap;
+};
+
+static int add_range(struct block_diff *d, uint64_t page)
+{
+    if (d->nranges && d->ranges[2 * d->nranges - 2] +
+                              d->ranges[2 * d->nranges - 1] == page) {
+        d->ranges[2 * d->nranges - 1]++;
+    } else {
+        if (d->nranges == d->cap) {
+            size_t ncap = d->cap ? d->cap * 2 : 16;
+            uint64_t *r = realloc(d->ranges, ncap * 2 * sizeof(*r));
+            if (!r) {
+                return -1;
+            }
+            d->ranges = r;
+            d->cap = ncap;
+        }
+        d->ranges[2 * d->nranges] = page;
+        d->ranges[2 * d->nranges + 1] = 1;
+        d->nranges++;
+    }
+    d->pages++;
+    return 0;
+}
+
+static bool any_present(const struct ram_block *b, uint64_t p, uint64_t n)
+{
+    return !b->mr_no_data && p < b->npages &&
+           fr_bitmap_next(&b->present, p, true) < p + n;
+}
+
+static int compare_block(struct side *s, struct block_diff *d,
+                         uint8_t *ba, uint8_t *bb)
+{
+    const struct ram_block *a = &s[0].ps.sum.ram.blocks[d->a];
+    const struct ram_block *b = &s[1].ps.sum.ram.blocks[d->b];
+    uint32_t psz = s[0].ps.sum.ram.page_size;
+    uint64_t n = a->npages < b->npages ? a->npages : b->npages;
+
+    for (uint64_t p = 0; p < n; p += CHUNK_PAGES) {
+        uint64_t c = n - p < CHUNK_PAGES ? n - p : CHUNK_PAGES;
+        if (!any_present(a, p, c) && !any_present(b, p, c)) {
+            continue;   /* zero on both sides */
+        }
+        if (pagesrc_read(&s[0].ps, (size_t)d->a, p, c, ba) < 0) {
+            return -1;
+        }
+        if (pagesrc_read(&s[1].ps, (size_t)d->b, p, c, bb) < 0) {
+            return -2;
+        }
+        for (uint64_t i = 0; i < c; i++) {
+            if (memcmp(ba + i * psz, bb + i * psz, psz) != 0 &&
+                add_range(d, p + i) < 0) {
+                return -3;
+            }
+        }
+    }
+    return 0;
+}
+
+static void print_human(const struct diff_args *a, struct block_diff *d,
+                        size_t nd, uint32_t psz, bool dev_same, bool same)
+{
+    char s1[32], s2[32];
+
+    for (size_t i = 0; i < nd; i++) {
+        if (d[i].a < 0 || d[i].b < 0) {
+            printf("ram block '%s': only in %s (%s)\n", d[i].name,
+                   a->path[d[i].a < 0],
+                   fr_human_size(d[i].a < 0 ? d[i].len_b : d[i].len_a, s1,
+                                 sizeof(s1)));
+            continue;
+        }
+        if (d[i].len_a != d[i].len_b) {
+            printf("ram block '%s': length %s in %s, %s in %s\n", d[i].name,
+                   fr_human_size(d[i].len_a, s1, sizeof(s1)), a->path[0],
+                   fr_human_size(d[i].len_b, s2, sizeof(s2)), a->path[1]);
+        }
+        if (d[i].pages) {
+            printf("ram block '%s': %" PRIu64 " pages differ in %zu "
+                   "ranges\n", d[i].name, d[i].pages, d[i].nranges);
+            for (size_t r = 0; r < d[i].nranges; r++) {
+                uint64_t st = d[i].ranges[2 * r] * psz;
+                uint64_t len = d[i].ranges[2 * r + 1] * psz;
+                printf("  0x%" PRIx64 "-0x%" PRIx64 " (%" PRIu64
+                       " pages)\n", st, st + len - 1, d[i].ranges[2 * r + 1]);
+            }
+        }
+    }
+    printf("device state %s\n", dev_same ? "is the same" : "differs");
+    printf("%s and %s: %s\n", a->path[0], a->path[1],
+           same ? "same guest RAM" : "guest RAM differs");
+}
+
+static void print_json(const struct diff_args *a, struct block_diff *d,
+                       size_t nd, uint32_t psz, bool dev_same, bool same)
+{
+    struct fr_json j;
+
+    fr_json_init(&j, stdout);
+    fr_json_begin_object(&j, NULL);
+    fr_json_string(&j, "a", a->path[0]);
+    fr_json_string(&j, "b", a->path[1]);
+    fr_json_bool(&j, "same", same);
+    fr_json_bool(&j, "device_state_same", dev_same);
+    fr_json_begin_array(&j, "ramblocks");
+    for (size_t i = 0; i < nd; i++) {
+        const char *status = d[i].a < 0 ? "only-in-b"
+                             : d[i].b < 0 ? "only-in-a"
+                             : d[i].len_a != d[i].len_b ? "resized"
+                             : d[i].pages ? "different" : "same";
+        fr_json_begin_object(&j, NULL);
+        fr_json_string(&j, "name", d[i].name);
+        fr_json_string(&j, "status", status);
+        if (d[i].a >= 0) {
+            fr_json_u64(&j, "length_a", d[i].len_a);
+        }
+        if (d[i].b >= 0) {
+            fr_json_u64(&j, "length_b", d[i].len_b);
+        }
+        fr_json_u64(&j, "differing_pages", d[i].pages);
+        fr_json_begin_array(&j, "ranges");
+        for (size_t r = 0; r < d[i].nranges; r++) {
+            fr_json_begin_object(&j, NULL);
+            fr_json_u64(&j, "start", d[i].ranges[2 * r] * psz);
+            fr_json_u64(&j, "length", d[i].ranges[2 * r + 1] * psz);
+            fr_json_end_object(&j);
+        }
+        fr_json_end_array(&j);
+        fr_json_end_object(&j);
+    }
+    fr_json_end_array(&j);
+    fr_json_end_object(&j);
+    fr_json_finish(&j);
+}
+
+static int run_diff(int argc, char **argv)
+{
+    struct diff_args a = { .output = FR_OUTPUT_HUMAN };
+    struct side s[2];
+    struct block_diff *d = NULL;
+    size_t nd = 0;
+    uint8_t *ba = NULL, *bb = NULL;
+    int ret = FR_EXIT_DIFF_TROUBLE;
+    int bad = -1;
+
+    memset(s, 0, sizeof(s));
+    argp_parse(&diff_argp, argc, argv, 0, NULL, &a);
+    for (int i = 0; i < 2; i++) {
+        if (digest_devices_init(&s[i].dev, &s[i].vis) < 0 ||
+            savefile_open(&s[i].sf, a.path[i]) < 0 ||
+            pagesrc_open(&s[i].ps, &s[i].sf, &s[i].vis) < 0) {
+            bad = i;
+            goto out;
+        }
+    }
+    const struct ram_state *ra = &s[0].ps.sum.ram, *rb = &s[1].ps.sum.ram;
+    if (ra->page_size != rb->page_size) {
+        fprintf(stderr, "fixedram: %s and %s have different page sizes\n",
+                a.path[0], a.path[1]);
+        goto out;
+    }
+    d = calloc(ra->nblocks + rb->nblocks + 1, sizeof(*d));
+    ba = malloc((size_t)CHUNK_PAGES * ra->page_size);
+    bb = malloc((size_t)CHUNK_PAGES * ra->page_size);
+    if (!d || !ba || !bb) {
+        fprintf(stderr, "fixedram: out of memory\n");
+        goto out;
+    }
+    for (size_t i = 0; i < ra->nblocks; i++) {
+        d[nd].name = ra->blocks[i].name;
+        d[nd].a = (long)i;
+        d[nd].len_a = ra->blocks[i].length;
+        d[nd].b = ram_find_block(rb, ra->blocks[i].name);
+        if (d[nd].b >= 0) {
+            d[nd].len_b = rb->blocks[d[nd].b].length;
+        }
+        nd++;
+    }
+    for (size_t i = 0; i < rb->nblocks; i++) {
+        if (ram_find_block(ra, rb->blocks[i].name) < 0) {
+            d[nd].name = rb->blocks[i].name;
+            d[nd].a = -1;
+            d[nd].b = (long)i;
+            d[nd].len_b = rb->blocks[i].length;
+            nd++;
+        }
+    }
+    bool same = true;
+    for (size_t i = 0; i < nd; i++) {
+        if (d[i].a < 0 || d[i].b < 0) {
+            same = false;
+            continue;
+        }
+        int r = compare_block(s, &d[i], ba, bb);
+        if (r < 0) {
+            bad = r == -1 ? 0 : r == -2 ? 1 : -1;
+            if (r == -3) {
+                fprintf(stderr, "fixedram: out of memory\n");
+            }
+            goto out;
+        }
+        same &= d[i].len_a == d[i].len_b && d[i].pages == 0;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (digest_compute_devices(&s[i].dev, &s[i].r.devices) < 0) {
+            fprintf(stderr, "fixedram: out of memory\n");
+            goto out;
+        }
+    }
+    bool dev_same = strcmp(s[0].r.devices.hex, s[1].r.devices.hex) == 0;
+    if (a.output == FR_OUTPUT_JSON) {
+        print_json(&a, d, nd, ra->page_size, dev_same, same);
+    } else {
+        print_human(&a, d, nd, ra->page_size, dev_same, same);
+    }
+    ret = same ? FR_EXIT_OK : FR_EXIT_DIFF_DIFFERENT;
+out:
+    if (bad >= 0) {
+        fr_report(&s[bad].sf.err, a.path[bad]);
+    }
+    for (size_t i = 0; i < nd; i++) {
+        free(d[i].ranges);
+    }
+    free(d);
+    free(ba);
+    free(bb);
+    for (int i = 0; i < 2; i++) {
+        if (s[i].dev.state) {
+            XXH3_freeState(s[i].dev.state);
+        }
+        pagesrc_close(&s[i].ps);
+        savefile_close(&s[i].sf);
+    }
+    return ret;
+}
+
+const struct fr_cmd fr_cmd_diff = {
+    .name = "diff",
+    .summary = "compare the guest RAM of two save files (exit as cmp)",
+    .run = run_diff,
+};

@@ -1,0 +1,68 @@
+#!/bin/sh
+# compact keeps the guest, shrinks live saves, and a second run is a no-op.
+. "$TESTS_SRCDIR/lib.sh"
+
+# same_ram DIR FILE: extracted blocks of FILE equal the generator's dump.
+same_ram() {
+    rm -rf x && $FIXEDRAM extract -o x "$2" > map.txt
+    i=0
+    while IFS="$(printf '\t')" read -r file block len; do
+        cmp -s "x/$file" "$(printf '%s/%03d.ram' "$1" $i)" ||
+            fail "$2: block '$block' differs"
+        i=$((i + 1))
+    done < map.txt
+}
+
+size() { stat -c %s "$1"; }
+alloc() { stat -c %b "$1"; }
+
+# a live-style stream: many resent pages and XBZRLE records
+$MKSTREAM --seed=1 --resend=2000 --xbzrle=500 --dump-dir=s.ram s.bin
+$FIXEDRAM compact s.bin c1.bin > c1.out
+assert_grep 'saved' c1.out
+$FIXEDRAM compact c1.bin c2.bin > c2.out
+cmp c1.bin c2.bin || fail "compacting twice changed the stream"
+same_ram s.ram c1.bin
+[ "$(size c1.bin)" -lt "$(size s.bin)" ] || fail "stream did not shrink"
+$FIXEDRAM inspect --output=json c1.bin > c1.json
+assert_eq "$(json_get c1.json 'd["records"]["resent"], d["records"]["xbzrle"]')" \
+    "0 0" "no resent or XBZRLE records left"
+$FIXEDRAM checksum s.bin > a.sum
+$FIXEDRAM checksum c1.bin > b.sum
+cmp a.sum b.sum || fail "compact changed the device state or RAM"
+expect_code 0 $FIXEDRAM diff s.bin c1.bin > d.out
+
+# an image with stale data under cleared bits and all-zero present pages
+$MKSTREAM --seed=2 --layout=mapped-ram --resend=500 --dump-dir=i.ram i.img
+$FIXEDRAM compact i.img ic1.img > ic1.out
+$FIXEDRAM compact ic1.img ic2.img > ic2.out
+cmp ic1.img ic2.img || fail "compacting an image twice changed it"
+same_ram i.ram ic1.img
+[ "$(alloc ic1.img)" -lt "$(alloc i.img)" ] || fail "image did not shrink"
+expect_code 3 $FIXEDRAM verify i.img > v1.out
+expect_code 0 $FIXEDRAM verify ic1.img > v2.out
+
+# --in-place: same content, fewer blocks, and then verify is clean
+cp i.img ip.img
+$FIXEDRAM compact --in-place ip.img > ip.out
+assert_grep 'saved' ip.out
+same_ram i.ram ip.img
+[ "$(alloc ip.img)" -lt "$(alloc i.img)" ] || fail "--in-place did not shrink"
+expect_code 0 $FIXEDRAM verify ip.img > v3.out
+$FIXEDRAM compact --in-place ip.img > ip2.out
+assert_grep ': 0 B saved' ip2.out
+
+# libvirt and zstd containers are kept
+$MKSTREAM --seed=3 --libvirt=zstd --resend=300 --domain=dom lz.img
+$FIXEDRAM compact lz.img lzc.img > /dev/null
+$FIXEDRAM inspect --output=json lzc.img > lz.json
+assert_eq "$(json_get lz.json 'd["container"]["format"], d["container"]["domain"]')" \
+    "zstd dom" "libvirt zstd container kept"
+
+# refusals
+expect_code 1 $FIXEDRAM compact --in-place s.bin 2> e1
+assert_grep "mapped-ram images only" e1
+expect_code 64 $FIXEDRAM compact s.bin
+expect_code 64 $FIXEDRAM compact --in-place ip.img out.img
+expect_code 1 $FIXEDRAM compact s.bin c1.bin 2> e2
+assert_grep "output exists" e2
