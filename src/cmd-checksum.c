@@ -84,14 +84,13 @@ static const struct argp checksum_argp = {
     NULL, NULL, NULL
 };
 
-static void print(const struct checksum_args *a, const struct pagesrc *ps,
+static void print(const struct checksum_args *a,
                   const struct digest_result *r)
 {
-    const struct ram_state *rs = pagesrc_ram(ps);
 
     if (a->output == FR_OUTPUT_HUMAN) {
         for (size_t i = 0; i < r->nblocks; i++) {
-            printf("%s  %s\n", r->blocks[i].hex, rs->blocks[i].name);
+            printf("%s  %s\n", r->blocks[i].hex, r->names[i]);
         }
         printf("%s  @device-state\n", r->devices.hex);
         return;
@@ -101,12 +100,12 @@ static void print(const struct checksum_args *a, const struct pagesrc *ps,
     fr_json_begin_object(&j, NULL);
     fr_json_string(&j, "file", a->path);
     fr_json_string(&j, "algorithm", "xxh3-128-pages");
-    fr_json_u64(&j, "page_size", rs->page_size);
+    fr_json_u64(&j, "page_size", r->page_size);
     fr_json_begin_array(&j, "ramblocks");
     for (size_t i = 0; i < r->nblocks; i++) {
         fr_json_begin_object(&j, NULL);
-        fr_json_string(&j, "name", rs->blocks[i].name);
-        fr_json_u64(&j, "length", rs->blocks[i].length);
+        fr_json_string(&j, "name", r->names[i]);
+        fr_json_u64(&j, "length", r->lengths[i]);
         fr_json_string(&j, "digest", r->blocks[i].hex);
         fr_json_end_object(&j);
     }
@@ -126,24 +125,50 @@ static int run_checksum(int argc, char **argv)
     struct digest_result r;
     int ret = FR_EXIT_OK;
 
+
     memset(&ps, 0, sizeof(ps));
     argp_parse(&checksum_argp, argc, argv, 0, NULL, &a);
     if (!a.threads) {
         a.threads = fr_default_threads();
     }
-    if (digest_devices_init(&dev, &v) < 0) {
-        fprintf(stderr, "fixedram: out of memory\n");
-        return FR_EXIT_FAIL;
+    if (savefile_open(&sf, a.path) < 0) {
+        ret = fr_report(&sf.err, a.path);
+        savefile_close(&sf);
+        return ret;
     }
-    if (savefile_open(&sf, a.path) < 0 || pagesrc_open(&ps, &sf, &v) < 0 ||
-        digest_compute(&ps, &dev, a.threads, &r) < 0) {
+    /* A seekable stream is hashed in one pass if its pages come in order;
+     * anything else goes through the page source. */
+    bool mapped = false;
+    int direct = 1;
+    if (savefile_peek_mapped_ram(&sf, &mapped) == 0 && !mapped &&
+        sf.file.seekable) {
+        direct = digest_stream(&sf, &r);
+        if (direct == 1) {
+            savefile_close(&sf);
+            if (savefile_open(&sf, a.path) < 0) {
+                direct = -1;
+            }
+        }
+    }
+    if (direct == 1) {
+        if (digest_devices_init(&dev, &v) < 0) {
+            fr_fail(&sf.err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+            direct = -1;
+        } else if (pagesrc_open(&ps, &sf, &v) < 0 ||
+                   digest_compute(&ps, &dev, a.threads, &r) < 0) {
+            direct = -1;
+        } else {
+            direct = 0;
+        }
+        if (dev.state) {
+            XXH3_freeState(dev.state);
+        }
+    }
+    if (direct < 0) {
         ret = fr_report(&sf.err, a.path);
     } else {
-        print(&a, &ps, &r);
+        print(&a, &r);
         digest_result_free(&r);
-    }
-    if (dev.state) {
-        XXH3_freeState(dev.state);
     }
     pagesrc_close(&ps);
     savefile_close(&sf);

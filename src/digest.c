@@ -202,6 +202,46 @@ static int hash_block(struct pagesrc *ps, size_t bi, int threads,
     return 0;
 }
 
+/* Room for NBLOCKS results, with the names and lengths of RS's blocks. */
+static int result_init(struct digest_result *r, const struct ram_state *rs)
+{
+    r->blocks = calloc(rs->nblocks + 1, sizeof(*r->blocks));
+    r->names = calloc(rs->nblocks + 1, sizeof(*r->names));
+    r->lengths = calloc(rs->nblocks + 1, sizeof(*r->lengths));
+    if (!r->blocks || !r->names || !r->lengths) {
+        return -1;
+    }
+    r->nblocks = rs->nblocks;
+    r->page_size = rs->page_size;
+    for (size_t i = 0; i < rs->nblocks; i++) {
+        memcpy(r->names[i], rs->blocks[i].name, sizeof(r->names[i]));
+        r->lengths[i] = rs->blocks[i].length;
+    }
+    return 0;
+}
+
+void digest_result_free(struct digest_result *r)
+{
+    free(r->blocks);
+    free(r->names);
+    free(r->lengths);
+    r->blocks = NULL;
+    r->names = NULL;
+    r->lengths = NULL;
+    r->nblocks = 0;
+}
+
+int digest_compute_devices(struct digest_devices *d, struct digest_hex *out)
+{
+    if (!d->state) {
+        return -1;
+    }
+    to_hex(XXH3_128bits_digest(d->state), out);
+    XXH3_freeState(d->state);
+    d->state = NULL;
+    return 0;
+}
+
 int digest_compute(struct pagesrc *ps, struct digest_devices *d,
                    int threads, struct digest_result *out)
 {
@@ -220,12 +260,10 @@ int digest_compute(struct pagesrc *ps, struct digest_devices *d,
         threads = 64;
     }
     memset(jobs, 0, sizeof(jobs));
-    out->blocks = calloc(rs->nblocks ? rs->nblocks : 1, sizeof(*out->blocks));
-    if (!hashes || !zero || !out->blocks) {
+    if (!hashes || !zero || result_init(out, rs) < 0) {
         fr_fail(&ps->orig->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
         goto out;
     }
-    out->nblocks = rs->nblocks;
     zh = XXH3_128bits(zero, rs->page_size);
     for (int t = 0; t < threads; t++) {
         jobs[t].ps = ps;
@@ -258,20 +296,113 @@ out:
     return ret;
 }
 
-void digest_result_free(struct digest_result *r)
+/* ---- one pass over a sequential stream --------------------------------- */
+
+struct dstream {
+    struct digest_devices dev;
+    XXH3_state_t **st;          /* per block */
+    uint64_t *next;             /* per block: next page expected */
+    size_t nblocks;
+    XXH128_hash_t zero;
+    bool out_of_order;
+};
+
+static void feed(XXH3_state_t *st, XXH128_hash_t h)
 {
-    free(r->blocks);
-    r->blocks = NULL;
-    r->nblocks = 0;
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, h);
+    XXH3_128bits_update(st, c.digest, sizeof(c.digest));
 }
 
-int digest_compute_devices(struct digest_devices *d, struct digest_hex *out)
+static int ds_blocks(void *opaque, struct ram_state *rs)
 {
-    if (!d->state) {
+    struct dstream *d = opaque;
+    uint8_t *zero = calloc(1, rs->page_size);
+
+    d->st = calloc(rs->nblocks + 1, sizeof(*d->st));
+    d->next = calloc(rs->nblocks + 1, sizeof(*d->next));
+    if (!zero || !d->st || !d->next) {
+        free(zero);
         return -1;
     }
-    to_hex(XXH3_128bits_digest(d->state), out);
-    XXH3_freeState(d->state);
-    d->state = NULL;
+    d->zero = XXH3_128bits(zero, rs->page_size);
+    free(zero);
+    d->nblocks = rs->nblocks;
+    for (size_t i = 0; i < rs->nblocks; i++) {
+        if (!(d->st[i] = XXH3_createState())) {
+            return -1;
+        }
+        XXH3_128bits_reset(d->st[i]);
+    }
+    rs->track_pages = false;
     return 0;
+}
+
+static int ds_record(void *opaque, struct ram_state *rs,
+                     const struct ram_record *rec)
+{
+    struct dstream *d = opaque;
+    uint64_t *next = &d->next[rec->block];
+
+    if (rec->kind == RAM_XBZRLE || rec->page < *next) {
+        d->out_of_order = true;
+        return -1;      /* stop the walk: this needs the page source */
+    }
+    for (; *next < rec->page; (*next)++) {
+        feed(d->st[rec->block], d->zero);
+    }
+    feed(d->st[rec->block], rec->kind == RAM_ZERO
+                                ? d->zero
+                                : XXH3_128bits(rec->data, rs->page_size));
+    (*next)++;
+    return 0;
+}
+
+int digest_stream(struct savefile *sf, struct digest_result *out)
+{
+    struct dstream d = { 0 };
+    struct sf_visitor v;
+    struct sf_summary sum;
+    int ret = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (digest_devices_init(&d.dev, &v) < 0) {
+        return fr_fail(&sf->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+    }
+    v.ram.opaque = &d;
+    v.ram.blocks = ds_blocks;
+    v.ram.record = ds_record;
+    if (savefile_walk(sf, &sum, &v) < 0) {
+        ret = d.out_of_order ? 1 : -1;
+        if (ret < 0 && !fr_failed(&sf->err)) {
+            fr_fail(&sf->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+        }
+        goto out;
+    }
+    if (sum.ram.mapped_ram || !sum.have_ram) {
+        ret = 1;
+        goto out;
+    }
+    if (result_init(out, &sum.ram) < 0) {
+        fr_fail(&sf->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+        digest_result_free(out);
+        goto out;
+    }
+    for (size_t i = 0; i < d.nblocks; i++) {
+        for (; d.next[i] < sum.ram.blocks[i].npages; d.next[i]++) {
+            feed(d.st[i], d.zero);
+        }
+        to_hex(XXH3_128bits_digest(d.st[i]), &out->blocks[i]);
+    }
+    to_hex(XXH3_128bits_digest(d.dev.state), &out->devices);
+    ret = 0;
+out:
+    for (size_t i = 0; i < d.nblocks; i++) {
+        XXH3_freeState(d.st[i]);
+    }
+    free(d.st);
+    free(d.next);
+    XXH3_freeState(d.dev.state);
+    savefile_summary_free(&sum);
+    return ret;
 }

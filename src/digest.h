@@ -26,6 +26,9 @@ struct digest_hex {
 struct digest_result {
     size_t nblocks;
     struct digest_hex *blocks;  /* in block order */
+    char (*names)[256];         /* the blocks' names and lengths */
+    uint64_t *lengths;
+    uint32_t page_size;
     struct digest_hex devices;
 };
 
@@ -47,6 +50,15 @@ int digest_compute(struct pagesrc *ps, struct digest_devices *d,
                    int threads, struct digest_result *out);
 
 void digest_result_free(struct digest_result *r);
+
+/*
+ * One pass over a classic stream SF (freshly opened), hashing pages as
+ * they come, for streams whose pages arrive in increasing order and are
+ * never resent (any save of a paused guest).  Returns 0 with OUT filled,
+ * 1 when the stream is not like that (SF is then spent: reopen it and use
+ * digest_compute), or -1 on error (in SF->err).
+ */
+int digest_stream(struct savefile *sf, struct digest_result *out);
 
 /* Finish the device digest alone into OUT (frees D's state). */
 int digest_compute_devices(struct digest_devices *d, struct digest_hex *out);
