@@ -89,6 +89,12 @@ static ssize_t mem_fill(struct fr_src *s, uint8_t *buf, size_t n)
 void fr_src_open_mem(struct fr_src *s, const void *p, size_t len,
                      struct fr_err *err)
 {
+    static const uint8_t empty[1];
+
+    if (!p) {
+        p = empty;      /* a valid pointer: "0 bytes here", not an error */
+        len = 0;
+    }
     memset(s, 0, sizeof(*s));
     s->fd = -1;
     s->err = err;
@@ -312,7 +318,11 @@ int fr_src_open_filter(struct fr_src *outer, struct fr_src *inner,
     }
     f->feeder = f->prog > 0 ? fork() : -1;
     if (f->feeder == 0) {
+        /* keep only the write end of the program's input, so that its
+         * early exit ends our writes with EPIPE instead of blocking */
+        close(in[0]);
         close(out[0]);
+        close(out[1]);
         feed(inner, in[1]);
     }
     close(in[0]);

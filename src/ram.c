@@ -189,6 +189,18 @@ static int read_block_list(struct ram_state *rs, struct fr_src *s,
         return fr_fail(s->err, FR_E_CORRUPT, at,
                        "second RAM block list (MEM_SIZE) in the stream");
     }
+    /* bounds the page maps of all blocks together, whatever the file says */
+    if (total > RAM_MAX_BLOCK_LEN) {
+        return fr_fail(s->err, FR_E_UNSUPPORTED, at,
+                       "RAM total 0x%llx is over 1 PiB",
+                       (unsigned long long)total);
+    }
+    if (rs->postcopy_advised && rs->ignore_shared) {
+        /* both fields are optional be64s: their order cannot be told */
+        return fr_fail(s->err, FR_E_UNSUPPORTED, at,
+                       "postcopy page sizes together with x-ignore-shared "
+                       "cannot be parsed unambiguously");
+    }
     rs->total = total;
     rs->mem_size_offset = at;
     while (left) {

@@ -40,7 +40,7 @@ enum {
 #define MAPPED_RAM_HDR_SIZE 28
 #define MAPPED_RAM_VERSION 1
 #define MAPPED_RAM_ALIGN (1u << 20)
-/* Largest block we accept: 1 PiB (keeps the bitmap index small). */
+/* Largest block, and RAM total, we accept: 1 PiB (keeps page maps small). */
 #define RAM_MAX_BLOCK_LEN (1ull << 50)
 #define RAM_MAX_BLOCKS 4096
 

@@ -186,12 +186,20 @@ static int read_config(struct sv_reader *r)
 
     /* Subsections follow while the next byte is 05 and the name belongs
      * to "configuration"; QEMU knows exactly these three. */
-    while ((p = fr_src_peek(s, 2)) && p[0] == SV_SUBSECTION) {
+    for (;;) {
         char name[256];
         uint32_t version;
+        size_t n;
 
-        if (!(p = fr_src_peek(s, 2 + p[1])) ||
-            p[1] < strlen("configuration/") ||
+        p = fr_src_peek_upto(s, 2, &n);
+        if (!p || n == 0 || p[0] != SV_SUBSECTION) {
+            break;
+        }
+        if (n < 2 || !(p = fr_src_peek(s, 2 + (size_t)p[1]))) {
+            return fr_fail(s->err, FR_E_TRUNCATED, fr_src_tell(s),
+                           "truncated configuration subsection");
+        }
+        if (p[1] < strlen("configuration/") ||
             memcmp(p + 2, "configuration/", strlen("configuration/"))) {
             break;      /* not ours: QEMU would end the list here too */
         }
@@ -392,6 +400,12 @@ int sv_next(struct sv_reader *r, struct sv_token *t)
                            "command %s has length %u (expected %d)",
                            sv_cmd_name(t->cmd), t->cmd_len, fixed);
         }
+        if (t->cmd == SV_CMD_POSTCOPY_ADVISE && t->cmd_len != 0 &&
+            t->cmd_len != 16) {
+            return fr_fail(s->err, FR_E_CORRUPT, at + 2,
+                           "command postcopy-advise has length %u "
+                           "(expected 0 or 16)", t->cmd_len);
+        }
         if (fr_src_read(s, t->cmd_data, t->cmd_len, "command payload") < 0) {
             return -1;
         }
@@ -418,8 +432,9 @@ int sv_read_footer(struct sv_reader *r, const struct sv_token *t)
 {
     struct fr_src *s = r->src;
     uint64_t at = fr_src_tell(s);
-    const uint8_t *p = fr_src_peek(s, 5);
-    bool is_footer = p && p[0] == SV_FOOTER;
+    size_t n;
+    const uint8_t *p = fr_src_peek_upto(s, 5, &n);
+    bool is_footer = p && n > 0 && p[0] == SV_FOOTER;
 
     if (fr_src_failed(s)) {
         return -1;
@@ -430,12 +445,12 @@ int sv_read_footer(struct sv_reader *r, const struct sv_token *t)
     if (r->footers == SV_FOOTERS_OFF) {
         return 0;
     }
+    if (n < 5) {
+        return fr_fail(s->err, FR_E_TRUNCATED, at,
+                       "truncated stream: missing section footer for "
+                       "'%s'", t->sec->idstr);
+    }
     if (!is_footer) {
-        if (!p) {
-            return fr_fail(s->err, FR_E_TRUNCATED, at,
-                           "truncated stream: missing section footer for "
-                           "'%s'", t->sec->idstr);
-        }
         return fr_fail(s->err, FR_E_CORRUPT, at,
                        "missing section footer for '%s' (found byte 0x%02x)",
                        t->sec->idstr, p[0]);
@@ -737,7 +752,8 @@ int sv_find_vmdesc(struct fr_src *s, uint64_t end, uint64_t *off,
             free(buf);
             return -1;
         }
-        for (size_t i = (size_t)(hi - lo); i-- > 1;) {
+        /* include the byte at hi: the 06 may sit right at a chunk end */
+        for (size_t i = (size_t)(hi - lo) + (hi < end); i-- > 1;) {
             if (i + 6 > n || buf[i] != SV_VMDESC || buf[i - 1] != SV_EOF ||
                 buf[i + 5] != '{') {
                 continue;

@@ -1,0 +1,154 @@
+#!/bin/sh
+# libvirt save images made by a real libvirt (virsh save --image-format):
+# a paused domain holding an 8 MiB random blob is saved as raw, zstd, sparse
+# and gzip.  inspect shows the container (format, domain, complete) and the
+# layout; convert keeps the libvirt header: raw/zstd/gzip -> image gives a
+# "sparse" libvirt image, sparse -> stream a "raw" one, and with --zstd a
+# "zstd" one; virsh restore of every output gives guest RAM byte-identical
+# to the domain's RAM before the save.  --no-container writes the bare QEMU
+# stream/image (inspect: container null), which QEMU itself restores.
+. "$TESTS_SRCDIR/lib.sh"
+# A prefix of our own: libvirt_cleanup destroys every domain it matches,
+# and other tests may run at the same time.
+LIBVIRT_PREFIX="fr-lv-t0901-$$-"
+. "$TESTS_SRCDIR/libvirt/lib-libvirt.sh"
+QEMU_LIB_DIR=$TESTS_SRCDIR/qemu
+. "$QEMU_LIB_DIR/lib-qemu.sh"
+qemu_require
+libvirt_require
+
+trap 'libvirt_cleanup; cleanup' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+dom=${LIBVIRT_PREFIX}vm
+# The blob must still be there at restore time (the saved XML loads it).
+head -c 8388608 /dev/urandom > blob.bin
+
+lv_save() { # FORMAT: FORMAT.img, and FORMAT.src = guest RAM before the save
+    libvirt_define_vm "$dom" blob.bin 0x2000000 ||
+        fail "cannot start domain $dom"
+    libvirt_dump_ram "$dom" "$1.src" || fail "cannot dump the RAM of $dom"
+    libvirt_save "$dom" "$1.img" "$1" || fail "virsh save --image-format $1 failed"
+}
+
+lv_restore_cmp() { # FILE SOURCE-DUMP
+    libvirt_restore "$1" "$dom" "$1.ram" ||
+        fail "virsh restore $1 failed"
+    qemu_cmp_ram "$2" "$1.ram" || fail "$1: restored RAM differs from $2"
+    rm -f "$1.ram"
+}
+
+conv() { # [OPTIONS] DIRECTION IN OUT
+    $FIXEDRAM convert "$@" || fail "fixedram convert $* failed"
+}
+
+# check FILE CONTAINER-FORMAT|null LAYOUT COMPRESSION|null [REFERENCE]:
+# inspect FILE shows that container and layout, the domain name, and (with
+# REFERENCE, another file) the same pages per block and libvirt XML length.
+check() {
+    $FIXEDRAM inspect --output=json "$1" > "$1.json" ||
+        fail "fixedram inspect $1 failed"
+    python3 - "$1.json" "$2" "$3" "$4" "$dom" "${5:+$5.json}" <<'PY' ||
+import json, sys
+d = json.load(open(sys.argv[1]))
+cfmt, layout, comp, dom, ref = sys.argv[2:7]
+errs = []
+def eq(what, got, want):
+    if got != want:
+        errs.append("%s: inspect says %r, expected %r" % (what, got, want))
+c = d["container"]
+if cfmt == "null":
+    eq("container", c, None)
+else:
+    if c is None:
+        errs.append("container: inspect says None, expected libvirt")
+        c = {}
+    eq("container.type", c.get("type"), "libvirt")
+    eq("container.format", c.get("format"), cfmt)
+    eq("container.domain", c.get("domain"), dom)
+    eq("container.complete", c.get("complete"), True)
+    eq("container.was_running", c.get("was_running"), False)
+eq("format", d["format"], layout)
+eq("compression", d["compression"], None if comp == "null" else comp)
+eq("capabilities", d["capabilities"],
+   ["mapped-ram"] if layout == "mapped-ram" else [])
+b0 = d["ramblocks"][0]
+eq("first block", (b0["name"], b0["length"]), ("pc.ram", 128 << 20))
+eq("sum(absent)", sum(b["absent"] for b in d["ramblocks"]), 0)
+if b0["present"] < 2048:
+    errs.append("pc.ram has %d present pages, the blob alone is 2048"
+                % b0["present"])
+if ref:
+    r = json.load(open(ref))
+    key = lambda x: [(b["name"], b["length"], b["present"], b["zero"],
+                      b["absent"]) for b in x["ramblocks"]]
+    eq("pages per block vs %s" % ref, key(d), key(r))
+    eq("devices vs %s" % ref,
+       [(x["name"], x["instance"], x["size"]) for x in d["devices"]],
+       [(x["name"], x["instance"], x["size"]) for x in r["devices"]])
+    if c and r["container"]:
+        eq("container.xml_length vs %s" % ref, c.get("xml_length"),
+           r["container"]["xml_length"])
+for e in errs:
+    print(e, file=sys.stderr)
+sys.exit(1 if errs else 0)
+PY
+        fail "inspect of $1 is not what was expected"
+}
+
+# ---- virsh save in four formats
+formats="raw zstd sparse"
+command -v gzip > /dev/null && formats="$formats gzip"
+for f in $formats; do
+    lv_save $f
+done
+check raw.img raw stream null
+check zstd.img zstd stream zstd raw.img
+check sparse.img sparse mapped-ram null raw.img
+[ ! -e gzip.img ] || check gzip.img gzip stream gzip raw.img
+
+# ---- conversions keep the libvirt container; virsh restores them
+conv stream-to-image raw.img raw-to.img
+check raw-to.img sparse mapped-ram null raw.img
+lv_restore_cmp raw-to.img raw.src
+# the converted sparse image also loads with parallel channels (multifd)
+libvirt_restore raw-to.img "$dom" par.ram --parallel-channels 2 ||
+    fail "virsh restore --parallel-channels 2 raw-to.img failed"
+qemu_cmp_ram raw.src par.ram || fail "parallel restore of raw-to.img differs"
+rm -f par.ram
+
+conv stream-to-image zstd.img zstd-to.img
+check zstd-to.img sparse mapped-ram null zstd.img
+lv_restore_cmp zstd-to.img zstd.src
+
+conv image-to-stream sparse.img sparse-to.img
+check sparse-to.img raw stream null sparse.img
+lv_restore_cmp sparse-to.img sparse.src
+
+conv image-to-stream --zstd sparse.img sparse-to-zstd.img
+check sparse-to-zstd.img zstd stream zstd sparse.img
+lv_restore_cmp sparse-to-zstd.img sparse.src
+
+if [ -e gzip.img ]; then
+    conv stream-to-image gzip.img gzip-to.img
+    check gzip-to.img sparse mapped-ram null gzip.img
+    lv_restore_cmp gzip-to.img gzip.src
+fi
+
+# ---- --no-container: the bare QEMU stream / image, restored by QEMU itself
+conv --no-container image-to-stream sparse.img bare.stream
+check bare.stream null stream null sparse.img
+"$PYTHON" "$FRQEMU" restore --in=bare.stream --dump=bare.stream.ram \
+    --timeout=60 || fail "QEMU cannot restore bare.stream"
+qemu_cmp_ram sparse.src bare.stream.ram ||
+    fail "bare.stream: restored RAM differs from sparse.src"
+rm -f bare.stream.ram
+conv --no-container stream-to-image raw.img bare.img
+check bare.img null mapped-ram null raw.img
+"$PYTHON" "$FRQEMU" restore --in=bare.img --dump=bare.img.ram \
+    --timeout=60 || fail "QEMU cannot restore bare.img"
+qemu_cmp_ram raw.src bare.img.ram ||
+    fail "bare.img: restored RAM differs from raw.src"
+exit 0
