@@ -79,3 +79,16 @@ assert_grep() {
         fail "'$2' does not match /$1/"
     }
 }
+
+# same_ram DIR FILE: every block fixedram extracts from FILE equals the
+# generator's dump of it (DIR/NNN.ram, from fr-mkstream --dump-dir).
+same_ram() {
+    rm -rf same_ram.x && $FIXEDRAM extract -o same_ram.x "$2" > same_ram.map
+    i=0
+    while IFS="$(printf '\t')" read -r file block len; do
+        cmp -s "same_ram.x/$file" "$(printf '%s/%03d.ram' "$1" $i)" ||
+            fail "$2: block '$block' differs from the generator's dump"
+        i=$((i + 1))
+    done < same_ram.map
+    [ $i -gt 0 ] || fail "$2: no blocks extracted"
+}

@@ -3,18 +3,6 @@
 # generator's own dump of guest RAM), the device state, and the container.
 . "$TESTS_SRCDIR/lib.sh"
 
-# same_ram DIR FILE: extracted blocks of FILE equal the generator's dump.
-same_ram() {
-    rm -rf x && $FIXEDRAM extract -o x "$2" > map.txt
-    i=0
-    while IFS="$(printf '\t')" read -r file block len; do
-        want=$(printf '%s/%03d.ram' "$1" $i)
-        cmp -s "x/$file" "$want" || fail "$2: block '$block' differs from $want"
-        i=$((i + 1))
-    done < map.txt
-    [ $i -gt 0 ] || fail "$2: no blocks extracted"
-}
-
 roundtrip() {
     name=$1
     shift

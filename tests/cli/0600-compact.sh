@@ -2,17 +2,6 @@
 # compact keeps the guest, shrinks live saves, and a second run is a no-op.
 . "$TESTS_SRCDIR/lib.sh"
 
-# same_ram DIR FILE: extracted blocks of FILE equal the generator's dump.
-same_ram() {
-    rm -rf x && $FIXEDRAM extract -o x "$2" > map.txt
-    i=0
-    while IFS="$(printf '\t')" read -r file block len; do
-        cmp -s "x/$file" "$(printf '%s/%03d.ram' "$1" $i)" ||
-            fail "$2: block '$block' differs"
-        i=$((i + 1))
-    done < map.txt
-}
-
 size() { stat -c %s "$1"; }
 alloc() { stat -c %b "$1"; }
 
