@@ -19,6 +19,7 @@
 #include "exit.h"
 #include "output.h"
 #include "savefile.h"
+#include "zero.h"
 
 #include <xxhash.h>
 
@@ -228,7 +229,7 @@ static int cmp_region(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
-static void check_mapped(struct verify *v, const struct savefile *sf,
+static void check_mapped(struct verify *v, struct savefile *sf,
                          const struct sf_summary *sum)
 {
     const struct ram_state *rs = &sum->ram;
@@ -279,9 +280,14 @@ static void check_mapped(struct verify *v, const struct savefile *sf,
     }
     free(r);
 
-    /* Stale data: allocated file ranges under cleared bits.  Cheap with
-     * SEEK_DATA; only for files read in place. */
+    /* Stale data: non-zero bytes left under cleared bits.  SEEK_DATA
+     * finds the allocated ranges cheaply; only pages there are read. */
     if (sf->src != &sf->file || !sf->file.seekable) {
+        return;
+    }
+    const uint64_t chunk = 256;
+    uint8_t *buf = malloc(chunk * rs->page_size);
+    if (!buf) {
         return;
     }
     for (size_t i = 0; i < rs->nblocks; i++) {
@@ -300,15 +306,33 @@ static void check_mapped(struct verify *v, const struct savefile *sf,
             if (h < 0 || h > end) {
                 h = end;
             }
-            for (uint64_t p = (uint64_t)(d - (off_t)b->mr.pages_offset) /
-                              rs->page_size;
-                 p * rs->page_size + b->mr.pages_offset < (uint64_t)h;
-                 p++) {
-                if (!fr_bitmap_test(&b->present, p)) {
-                    if (!stale++) {
-                        first = b->mr.pages_offset + p * rs->page_size;
+            uint64_t p = (uint64_t)(d - (off_t)b->mr.pages_offset) /
+                         rs->page_size;
+            uint64_t e = ((uint64_t)h - b->mr.pages_offset +
+                          rs->page_size - 1) / rs->page_size;
+            /* read the runs of clear bits in this allocated range */
+            while ((p = fr_bitmap_next(&b->present, p, false)) < e) {
+                uint64_t run = fr_bitmap_next(&b->present, p, true) - p;
+                struct fr_err err = { 0 };
+                struct fr_err *saved = sf->file.err;
+                run = run < chunk ? run : chunk;
+                run = p + run > e ? e - p : run;
+                sf->file.err = &err;
+                fr_src_pread(&sf->file, buf, run * rs->page_size,
+                             b->mr.pages_offset + p * rs->page_size,
+                             "ram pages");
+                sf->file.err = saved;
+                if (fr_failed(&err)) {
+                    break;      /* --deep reports read errors */
+                }
+                for (uint64_t j = 0; j < run; j++) {
+                    if (!fr_is_zero(buf + j * rs->page_size,
+                                    rs->page_size) && !stale++) {
+                        first = b->mr.pages_offset +
+                                (p + j) * rs->page_size;
                     }
                 }
+                p += run;
             }
             pos = h;
         }
@@ -319,6 +343,7 @@ static void check_mapped(struct verify *v, const struct savefile *sf,
                     b->name, stale);
         }
     }
+    free(buf);
 }
 
 static void check_stream(struct verify *v, const struct savefile *sf,
@@ -448,7 +473,9 @@ static void deep_read(struct verify *v, struct savefile *sf,
     free(buf);
 }
 
-static void check_checksums(struct verify *v)
+/* ORIG is the walk of the file itself: its offsets go in the findings
+ * (the page source may read a temporary image). */
+static void check_checksums(struct verify *v, const struct sf_summary *orig)
 {
     FILE *f = fopen(v->checksums, "r");
     struct savefile sf;
@@ -499,13 +526,17 @@ static void check_checksums(struct verify *v)
         }
         seen[b] = true;
         if (strcmp(line, r.blocks[b].hex) != 0) {
-            finding(v, SEV_ERROR, rs->blocks[b].list_offset,
+            long ob = ram_find_block(&orig->ram, name);
+            finding(v, SEV_ERROR,
+                    ob >= 0 ? orig->ram.blocks[ob].list_offset : FR_NO_OFFSET,
                     "ram block '%s' does not match its checksum", name);
         }
     }
     for (size_t i = 0; seen && i < rs->nblocks; i++) {
         if (!seen[i]) {
-            finding(v, SEV_ERROR, rs->blocks[i].list_offset,
+            long ob = ram_find_block(&orig->ram, rs->blocks[i].name);
+            finding(v, SEV_ERROR,
+                    ob >= 0 ? orig->ram.blocks[ob].list_offset : FR_NO_OFFSET,
                     "ram block '%s' is not in the manifest",
                     rs->blocks[i].name);
         }
@@ -639,7 +670,7 @@ static int run_verify(int argc, char **argv)
             }
         }
         if (v.checksums) {
-            check_checksums(&v);
+            check_checksums(&v, &sum);
         }
     }
     status = exit_status(&v);
