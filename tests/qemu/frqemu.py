@@ -4,10 +4,12 @@
 Stdlib only.  Subcommands:
 
   save    --mode=MODE --out=FILE [--stats=S.json] [--blob=F --blob-addr=A]
-          [--guest=paused|live] [--mem=128M] [--machine=pc] [--dump=RAM.bin]
-          [--uri-prefix=file:|exec:] [--exec-cmd=CMD] [--offset=N]
+          [--guest=paused|live|live-zeroing] [--mem=128M] [--machine=pc]
+          [--dump=RAM.bin] [--uri-prefix=file:|exec:] [--exec-cmd=CMD]
+          [--offset=N] [--shared-mem=PATH [--ignore-shared]]
   restore --mode=MODE|auto --in=FILE --dump=RAM.bin [--stats=S.json]
           [--uri-prefix=file:|exec:] [--exec-cmd=CMD] [--offset=N]
+          [--shared-mem=PATH [--ignore-shared]]
   version prints QEMU's version; exit 77 if QEMU is missing or older than 9.0
 
 MODE: classic, xbzrle, mapped-ram, mapped-ram-multifd (2 channels),
@@ -24,6 +26,18 @@ until dirty-sync-count >= --min-syncs (and, for xbzrle, xbzrle-cache.pages >=
 completion (source stopped).  A save that converged early anyway (vCPU
 descheduled) is retried (--attempts).  exec: saves wait for the command to
 finish.  $QEMU overrides qemu-system-x86_64.
+
+--guest=live-zeroing boots the same kernel with `-append frguest=zeroing`:
+besides rewriting the even pages of 16..24 MiB, it fills half of the odd
+pages with data and zeroes the other half on every pass, alternating, so a
+live save sends many pages first with data and later as zero pages (classic:
+PAGE then ZERO records; mapped-ram: clear bitmap bits over stale data).
+
+--shared-mem=PATH backs guest RAM with a shared memory-backend-file (id
+"mem", e.g. PATH=/dev/shm/NAME; created, and left for the caller to remove);
+--ignore-shared also sets the x-ignore-shared capability, so that the save
+lists the "mem" block but sends none of its pages (restore needs the same
+PATH and --ignore-shared).
 
 Exit status: 0 success, 1 failure (QEMU's error and stderr on stderr),
 2 usage, 77 QEMU missing/too old.  Nothing is printed on success except
@@ -296,8 +310,10 @@ class Qemu:
 # --------------------------------------------------------------------------
 # migration settings
 
-def mode_caps(mode, side):
+def mode_caps(mode, side, args=None):
     caps = {}
+    if args is not None and getattr(args, "ignore_shared", False):
+        caps["x-ignore-shared"] = True
     if mode == "xbzrle" and side == "src":
         caps["xbzrle"] = True
     if mode.startswith("mapped-ram"):
@@ -370,8 +386,14 @@ def migration_uri(args, path, direction, rcfile=None):
 
 
 def machine_args(args, paused):
-    a = ["-M", args.machine, "-m", "%dM" % (args.mem >> 20), "-accel", "tcg",
-         "-display", "none", "-nodefaults"]
+    machine = args.machine
+    a = []
+    if args.shared_mem:
+        a += ["-object", "memory-backend-file,id=mem,size=%dM,mem-path=%s,"
+              "share=on" % (args.mem >> 20, os.path.abspath(args.shared_mem))]
+        machine += ",memory-backend=mem"
+    a = ["-M", machine, "-m", "%dM" % (args.mem >> 20), "-accel", "tcg",
+         "-display", "none", "-nodefaults"] + a
     if paused:
         a.append("-S")
     return a
@@ -437,18 +459,22 @@ def write_stats(path, info):
 # commands
 
 def cmd_save(args, tmpdir, deadline):
-    live = args.guest == "live"
+    live = args.guest in ("live", "live-zeroing")
     if args.uri_prefix == "exec:" and not args.exec_cmd and not args.out:
         raise Failure("save with --uri-prefix=exec: needs --out or --exec-cmd")
     if args.uri_prefix == "file:" and not args.out:
         raise Failure("save needs --out")
     if args.blob and args.blob_addr is None:
         raise Failure("--blob needs --blob-addr")
+    if args.ignore_shared and not args.shared_mem:
+        raise Failure("--ignore-shared needs --shared-mem")
     dio = resolve_dio(args.mode, args.out) if args.out else False
 
     qargs = machine_args(args, paused=True)
     if live:
         qargs += ["-kernel", guest_kernel(args, tmpdir)]
+        if args.guest == "live-zeroing":
+            qargs += ["-append", "frguest=zeroing"]
     if args.blob:
         qargs += ["-device", "loader,file=%s,addr=0x%x,force-raw=on"
                   % (os.path.abspath(args.blob), args.blob_addr)]
@@ -484,7 +510,7 @@ def live_shortfall(args, info):
 
 def save_once(args, qargs, dio, tmpdir, deadline):
     """One QEMU run: write the file (and dump); return query-migrate."""
-    live = args.guest == "live"
+    live = args.guest in ("live", "live-zeroing")
     if args.out and args.uri_prefix == "file:" and not args.offset:
         # a stale longer file would keep its tail; QEMU does not truncate
         if os.path.exists(args.out):
@@ -493,7 +519,7 @@ def save_once(args, qargs, dio, tmpdir, deadline):
     vm = Qemu(qargs, tmpdir, deadline)
     try:
         vm.start()
-        set_caps(vm, mode_caps(args.mode, "src"))
+        set_caps(vm, mode_caps(args.mode, "src", args))
         params = {}
         if args.mode.startswith("mapped-ram-multifd"):
             params["multifd-channels"] = args.channels
@@ -556,6 +582,8 @@ def cmd_restore(args, tmpdir, deadline):
         raise Failure("restore needs --in (or --uri-prefix=exec: --exec-cmd)")
     if args.uri_prefix == "file:" and not os.path.isfile(args.infile):
         raise Failure("%s: no such file" % args.infile)
+    if args.ignore_shared and not args.shared_mem:
+        raise Failure("--ignore-shared needs --shared-mem")
     if mode == "auto":
         if args.uri_prefix != "file:":
             mode = "classic"        # mapped-ram needs a seekable file: URI
@@ -568,7 +596,7 @@ def cmd_restore(args, tmpdir, deadline):
               tmpdir, deadline)
     try:
         vm.start()
-        set_caps(vm, mode_caps(mode, "dst"))
+        set_caps(vm, mode_caps(mode, "dst", args))
         params = {}
         if mode.startswith("mapped-ram-multifd"):
             params["multifd-channels"] = args.channels
@@ -648,13 +676,21 @@ def build_parser():
                         help="overall timeout in seconds (default 120)")
         sp.add_argument("--stats", help="write the final query-migrate "
                         "reply here (JSON)")
+        sp.add_argument("--shared-mem", help="back guest RAM with a shared "
+                        "memory-backend-file (id mem) at this path")
+        sp.add_argument("--ignore-shared", action="store_true",
+                        help="set capability x-ignore-shared (needs "
+                        "--shared-mem)")
 
     s = sub.add_parser("save", help="save a VM to a migration file")
     s.add_argument("--mode", choices=MODES, required=True)
     s.add_argument("--out", help="output file")
     s.add_argument("--blob", help="raw file loaded into guest RAM")
     s.add_argument("--blob-addr", type=parse_int, help="guest-physical address")
-    s.add_argument("--guest", choices=("paused", "live"), default="paused")
+    s.add_argument("--guest", choices=("paused", "live", "live-zeroing"),
+                   default="paused",
+                   help="paused (-S), live (the test guest rewrites 16..24 "
+                   "MiB) or live-zeroing (it also zeroes pages again)")
     s.add_argument("--dump", help="write guest RAM (0..mem) here")
     s.add_argument("--kernel", help="live guest kernel (default: build it; "
                    "env FRQEMU_KERNEL)")

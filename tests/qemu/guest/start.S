@@ -3,8 +3,9 @@
  *
  * QEMU's -kernel loader recognises the header below, loads the ELF32 image
  * at 1 MiB and jumps to _start in 32-bit protected mode with paging off and
- * interrupts disabled.  We only set up a stack and call guest_main(), which
- * never returns.
+ * interrupts disabled, EAX = the multiboot bootloader magic and EBX = the
+ * address of the multiboot information (with the -append command line).  We
+ * only set up a stack and call guest_main(magic, mbi), which never returns.
  */
 #define MB_MAGIC 0x1BADB002
 #define MB_FLAGS 0x00000000
@@ -29,6 +30,8 @@ _start:
         movl $stack_top, %esp
         xorl %ebp, %ebp
         cld
+        pushl %ebx              /* mbi */
+        pushl %eax              /* magic */
         call guest_main
 1:      hlt
         jmp 1b
