@@ -138,10 +138,10 @@ static int run_checksum(int argc, char **argv)
     }
     /* A seekable stream is hashed in one pass if its pages come in order;
      * anything else goes through the page source. */
-    bool mapped = false;
+    struct sv_config cfg;
     int direct = 1;
-    if (savefile_peek_mapped_ram(&sf, &mapped) == 0 && !mapped &&
-        sf.file.seekable) {
+    if (savefile_peek_config(&sf, &cfg) == 0 &&
+        !sv_has_cap(&cfg, "mapped-ram") && sf.file.seekable) {
         direct = digest_stream(&sf, &r);
         if (direct == 1) {
             savefile_close(&sf);

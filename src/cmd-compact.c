@@ -117,8 +117,11 @@ static int through_temp(struct savefile *in, struct savefile *tmp,
         return fr_fail_sys(&in->err, errno, FR_NO_OFFSET,
                            "cannot create a temporary file in $TMPDIR");
     }
+    struct convert_opts io = *o;
+    io.internal = true;         /* our own temporary file */
     ret = fr_sink_open(&k, path, true, &err);
-    if (ret == 0 && fn(in, &k, o) == 0 && fr_sink_commit(&k) == 0) {
+    k.durable = false;
+    if (ret == 0 && fn(in, &k, &io) == 0 && fr_sink_commit(&k) == 0) {
         ret = savefile_open(tmp, path);
         if (ret < 0) {
             in->err = tmp->err;
@@ -180,7 +183,15 @@ static int compact_copy(struct compact_args *a)
     o.zstd = in.compression && strcmp(in.compression, "zstd") == 0;
     o.zstd_level = 3;
     /* a stream goes to an image and back, an image to a stream and back */
-    ret = savefile_peek_mapped_ram(&in, &mapped);
+    struct sv_config cfg;
+    ret = savefile_peek_config(&in, &cfg);
+    mapped = sv_has_cap(&cfg, "mapped-ram");
+    if (ret == 0 && sv_has_cap(&cfg, "x-ignore-shared")) {
+        /* its shared blocks have no pages; through an image they would
+         * come back as ZERO records */
+        ret = fr_fail(&in.err, FR_E_UNSUPPORTED, in.stream_offset,
+                      "compacting x-ignore-shared streams is not supported");
+    }
     if (ret == 0) {
         ret = through_temp(&in, &tmp, mapped ? convert_image_to_stream
                                              : convert_stream_to_image, &o);

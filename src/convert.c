@@ -22,6 +22,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "endian.h"
 #include "xbzrle.h"
@@ -29,6 +30,13 @@
 
 /* Pages coalesced into one write / read. */
 #define RUN_PAGES 256
+
+/* image -> stream: bytes of pages read with one pread, written with one
+ * writev. */
+#define CHUNK_BYTES (1u << 20)
+/* Gaps of clear bits up to this many pages are read with the pages around
+ * them. */
+#define GAP_PAGES 16
 
 struct conv {
     struct savefile *in;
@@ -47,6 +55,11 @@ struct conv {
     /* image -> stream */
     bool pages_done;
     uint64_t pages_total, pages_seen;
+    uint64_t chunk;             /* pages read and written at a time */
+    uint8_t *hdr;               /* their record headers */
+    size_t hlen;
+    struct iovec *iov;          /* what the next writev writes */
+    int niov;
 };
 
 static int write_container(struct conv *c, uint32_t format)
@@ -106,7 +119,7 @@ static int s2i_opened(void *opaque, struct sv_reader *sv, struct ram_state *rs)
                        "the input is already a mapped-ram image (use "
                        "image-to-stream)");
     }
-    if (rs->ignore_shared) {
+    if (rs->ignore_shared && !c->o->internal) {
         return fr_fail(err, FR_E_UNSUPPORTED, c->in->stream_offset,
                        "x-ignore-shared streams cannot be converted: QEMU "
                        "before 11.0 cannot load mapped-ram with "
@@ -168,6 +181,23 @@ static int s2i_store(struct conv *c, size_t block, uint64_t page,
 {
     uint32_t ps = c->sum->ram.page_size;
 
+    static long gapfill = -1;
+    if (gapfill < 0) {
+        gapfill = getenv("FR_GAP") ? atol(getenv("FR_GAP")) : 0;
+    }
+    if (c->run_count && block == c->run_block &&
+        page > c->run_start + c->run_count &&
+        page - (c->run_start + c->run_count) <= (uint64_t)gapfill &&
+        page - c->run_start < RUN_PAGES) {
+        uint64_t q = c->run_start + c->run_count;
+        for (; q < page && !fr_bitmap_test(&c->bits[block], q); q++) {
+        }
+        if (q == page) {
+            memset(c->run + c->run_count * ps, 0,
+                   (page - c->run_start - c->run_count) * ps);
+            c->run_count = page - c->run_start;
+        }
+    }
     if (c->run_count && (block != c->run_block ||
                          page != c->run_start + c->run_count ||
                          c->run_count == RUN_PAGES)) {
@@ -199,6 +229,9 @@ static int s2i_zero(struct conv *c, size_t block, uint64_t page)
         return -1;
     }
     fr_bitmap_clear(&c->bits[block], page);
+    if (c->o->internal) {
+        return 0;       /* a clear bit is enough for our own reading */
+    }
     return fr_sink_punch(c->out, page_offset(&c->sum->ram, block, page), ps);
 }
 
@@ -342,44 +375,117 @@ static int i2s_blocks(void *opaque, struct ram_state *rs)
     for (size_t i = 0; i < rs->nblocks; i++) {
         c->pages_total += rs->blocks[i].npages;
     }
+    /* a page header is 8 bytes, a ZERO record 9; a page and its header
+     * take two iovecs, plus one for what precedes them */
+    c->chunk = CHUNK_BYTES / rs->page_size;
+    c->run = malloc(CHUNK_BYTES);
+    c->hdr = malloc(c->chunk * 9);
+    c->iov = malloc((2 * c->chunk + 1) * sizeof(*c->iov));
+    if (!c->run || !c->hdr || !c->iov) {
+        return fr_fail(c->out->err, FR_E_NOMEM, FR_NO_OFFSET,
+                       "out of memory");
+    }
     return ram_write_block_list(c->out, rs);
 }
 
-/* Records for pages [FROM, TO) of block B, whose bits are all VALUE. */
-static int emit_run(struct conv *c, const struct ram_block *b, uint64_t from,
-                    uint64_t to, bool present, bool *named)
+/* Queue N bytes at P for the next writev, merged with the previous piece
+ * when they are adjacent in memory. */
+static void iov_add(struct conv *c, const void *p, size_t n)
 {
-    const struct ram_state *rs = &c->sum->ram;
-    uint32_t ps = rs->page_size;
-    static const uint8_t zero_fill;
+    struct iovec *last = c->niov ? &c->iov[c->niov - 1] : NULL;
 
-    while (from < to) {
-        uint64_t n = to - from < RUN_PAGES ? to - from : RUN_PAGES;
-        if (present &&
-            fr_src_pread(&c->in->file, c->run, n * ps,
-                         b->mr.pages_offset + from * ps, "pages") < 0) {
+    if (last && (const uint8_t *)last->iov_base + last->iov_len == p) {
+        last->iov_len += n;
+        return;
+    }
+    c->iov[c->niov].iov_base = (void *)p;
+    c->iov[c->niov].iov_len = n;
+    c->niov++;
+}
+
+static int iov_flush(struct conv *c)
+{
+    int ret = c->niov ? fr_sink_writev(c->out, c->iov, c->niov) : 0;
+
+    c->niov = 0;
+    c->hlen = 0;
+    return ret;
+}
+
+/*
+ * Read the pages of [FROM, TO) of block B whose bit is set into c->run
+ * (page FROM first).  Runs of set bits with short gaps between them are
+ * read with one pread: reading a few unneeded pages costs less than a
+ * system call more.
+ */
+static int read_present(struct conv *c, const struct ram_block *b,
+                        uint64_t from, uint64_t to)
+{
+    const struct fr_bitmap *bm = &b->present;
+    uint64_t ps = c->sum->ram.page_size;
+    uint64_t p = fr_bitmap_next(bm, from, true);
+
+    while (p < to) {
+        uint64_t e = fr_bitmap_next(bm, p, false);
+        uint64_t next = e < to ? fr_bitmap_next(bm, e, true) : to;
+        while (next < to && next - e <= GAP_PAGES) {
+            e = fr_bitmap_next(bm, next, false);
+            next = e < to ? fr_bitmap_next(bm, e, true) : to;
+        }
+        e = e < to ? e : to;
+        if (fr_src_pread(&c->in->file, c->run + (p - from) * ps,
+                         (size_t)((e - p) * ps),
+                         b->mr.pages_offset + p * ps, "pages") < 0) {
             return -1;
         }
-        for (uint64_t i = 0; i < n; i++) {
-            const uint8_t *pg = c->run + i * ps;
-            bool data = present && !fr_is_zero(pg, ps);
-            unsigned flags = (data ? RAM_FLAG_PAGE : RAM_FLAG_ZERO) |
-                             (*named ? RAM_FLAG_CONTINUE : 0);
-            if (ram_write_record(c->out, (from + i) * ps, flags, b->name,
+        p = next;
+    }
+    return 0;
+}
+
+/*
+ * Records for pages [FROM, TO) of block B: PAGE for set bits over non-zero
+ * data, ZERO for the rest.  The pages are written from where they were
+ * read, between their record headers, with one writev.
+ */
+static int emit_chunk(struct conv *c, const struct ram_block *b,
+                      uint64_t from, uint64_t to, bool *named)
+{
+    uint64_t ps = c->sum->ram.page_size;
+    static const uint8_t zero_fill;
+
+    if (read_present(c, b, from, to) < 0) {
+        return -1;
+    }
+    for (uint64_t p = from; p < to; p++) {
+        const uint8_t *pg = c->run + (p - from) * ps;
+        bool data = fr_bitmap_test(&b->present, p) && !fr_is_zero(pg, ps);
+        unsigned flags = data ? RAM_FLAG_PAGE : RAM_FLAG_ZERO;
+        uint8_t *h = c->hdr + c->hlen;
+
+        if (!*named) {
+            /* the block's first record names it */
+            if (iov_flush(c) < 0 ||
+                ram_write_record(c->out, p * ps, flags, b->name,
                                  data ? pg : &zero_fill,
                                  data ? ps : 1) < 0) {
                 return -1;
             }
             *named = true;
+            continue;
         }
-        from += n;
-        c->pages_seen += n;
-        if (c->o->progress) {
-            fr_progress_update(c->o->progress, c->pages_seen,
-                               c->pages_total);
+        fr_be64enc(h, p * ps | flags | RAM_FLAG_CONTINUE);
+        if (data) {
+            c->hlen += 8;
+            iov_add(c, h, 8);
+            iov_add(c, pg, ps);
+        } else {
+            h[8] = 0;
+            c->hlen += 9;
+            iov_add(c, h, 9);
         }
     }
-    return 0;
+    return iov_flush(c);
 }
 
 static int emit_pages(struct conv *c)
@@ -393,13 +499,16 @@ static int emit_pages(struct conv *c)
         if (b->mr_no_data) {
             continue;
         }
-        for (uint64_t p = 0; p < b->npages;) {
-            bool present = fr_bitmap_test(&b->present, p);
-            uint64_t e = fr_bitmap_next(&b->present, p, !present);
-            if (emit_run(c, b, p, e, present, &named) < 0) {
+        for (uint64_t p = 0; p < b->npages; p += c->chunk) {
+            uint64_t e = b->npages - p < c->chunk ? b->npages : p + c->chunk;
+            if (emit_chunk(c, b, p, e, &named) < 0) {
                 return -1;
             }
-            p = e;
+            c->pages_seen += e - p;
+            if (c->o->progress) {
+                fr_progress_update(c->o->progress, c->pages_seen,
+                                   c->pages_total);
+            }
         }
     }
     return 0;
@@ -453,11 +562,6 @@ int convert_image_to_stream(struct savefile *in, struct fr_sink *out,
     };
     int ret = -1;
 
-    c.run = malloc((size_t)RUN_PAGES * 65536);
-    if (!c.run) {
-        fr_fail(out->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
-        goto out;
-    }
     if (savefile_walk(in, &sum, &v) < 0) {
         goto out;
     }
@@ -472,6 +576,8 @@ int convert_image_to_stream(struct savefile *in, struct fr_sink *out,
     ret = 0;
 out:
     free(c.run);
+    free(c.hdr);
+    free(c.iov);
     savefile_summary_free(&sum);
     return ret;
 }

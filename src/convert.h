@@ -18,6 +18,9 @@ struct convert_opts {
     int zstd_level;
     int threads;                /* zstd worker threads */
     bool no_container;          /* drop the libvirt header */
+    bool internal;              /* a temporary image only fixedram reads:
+                                 * x-ignore-shared allowed, no holes punched
+                                 * for pages that became zero */
     struct fr_progress *progress;
 };
 

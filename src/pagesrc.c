@@ -68,7 +68,7 @@ static int materialize(struct pagesrc *ps, bool mapped)
     struct savefile *sf = ps->orig;
     struct fr_sink out;
     struct fr_err out_err = { 0 };
-    struct convert_opts o = { .no_container = true };
+    struct convert_opts o = { .no_container = true, .internal = true };
     char *path = fr_temp_path();
     int ret;
 
@@ -77,6 +77,7 @@ static int materialize(struct pagesrc *ps, bool mapped)
                            "cannot create a temporary file in $TMPDIR");
     }
     ret = fr_sink_open(&out, path, true, &out_err);
+    out.durable = false;        /* unlinked as soon as it is opened */
     if (ret == 0) {
         if (mapped) {
             /* an image through a pipe: keep its bytes, holes and all */
@@ -113,9 +114,11 @@ int pagesrc_open(struct pagesrc *ps, struct savefile *sf,
     memset(ps, 0, sizeof(*ps));
     ps->orig = sf;
     ps->img = sf;
-    if (savefile_peek_mapped_ram(sf, &mapped) < 0) {
+    struct sv_config cfg;
+    if (savefile_peek_config(sf, &cfg) < 0) {
         return -1;
     }
+    mapped = sv_has_cap(&cfg, "mapped-ram");
     ps->orig_layout = mapped ? "mapped-ram" : "stream";
     if (!mapped || sf->src != &sf->file || !sf->file.seekable) {
         if (materialize(ps, mapped) < 0) {

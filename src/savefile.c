@@ -162,7 +162,7 @@ int savefile_open(struct savefile *sf, const char *path)
     return 0;
 }
 
-int savefile_peek_mapped_ram(struct savefile *sf, bool *mapped)
+int savefile_peek_config(struct savefile *sf, struct sv_config *cfg)
 {
     size_t n;
     const uint8_t *p = fr_src_peek_upto(sf->src, 65536, &n);
@@ -176,10 +176,10 @@ int savefile_peek_mapped_ram(struct savefile *sf, bool *mapped)
     fr_src_open_mem(&mem, p, n, &err);
     if (sv_open(&sv, &mem) < 0) {
         /* let the real walk report it, with the right offset */
-        *mapped = false;
+        memset(cfg, 0, sizeof(*cfg));
         return 0;
     }
-    *mapped = sv_has_cap(&sv.cfg, "mapped-ram");
+    *cfg = sv.cfg;
     sv_close(&sv);
     return 0;
 }

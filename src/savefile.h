@@ -93,10 +93,10 @@ void savefile_close(struct savefile *sf);
 
 /*
  * Without consuming anything, read the configuration at the start of the
- * stream: does it announce mapped-ram?  (An unreadable configuration says
- * no: the walk reports it properly.)  Returns 0, or -1 on I/O error.
+ * stream into CFG (capabilities: sv_has_cap).  An unreadable one reads as
+ * empty: the walk reports it properly.  Returns 0, or -1 on I/O error.
  */
-int savefile_peek_mapped_ram(struct savefile *sf, bool *mapped);
+int savefile_peek_config(struct savefile *sf, struct sv_config *cfg);
 
 /*
  * Walk the whole stream, filling SUM (caller frees it with

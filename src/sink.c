@@ -10,15 +10,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <zstd.h>
 
 #define SINK_BUFSIZE (4u << 20)
+
+/* Start writeback each time this much more was written to a file. */
+#define WRITEBACK_BYTES (32u << 20)
 
 /* Temporary files to remove if a signal ends the program. */
 #define MAX_TMP 4
@@ -108,9 +114,116 @@ int fr_sink_open(struct fr_sink *k, const char *path, bool force,
                            "cannot create a temporary file next to it");
     }
     track_tmp(k->tmp_path, true);
-    k->is_file = k->seekable = true;
+    k->is_file = k->seekable = k->durable = true;
     return 0;
 }
+
+/* ---- background writeback ------------------------------------------------
+ *
+ * The kernel would start writing dirty pages only past its background
+ * threshold (10% of RAM by default), so the fsync in fr_sink_commit would
+ * find the whole output still to write, and would do the work of mapping
+ * the dirty pages to blocks in our thread.  The helper thread asks for the
+ * writeback (sync_file_range, which does not wait for the disk) of each
+ * WRITEBACK_BYTES the writes have moved past.  It stays WRITEBACK_LAG
+ * behind the latest write: a page under writeback cannot take the next
+ * write to it until the disk is done, and a run of pages is often followed
+ * by more pages of the same folio.  Its errors need no handling: a failed
+ * write-out is reported by the fsync at the end.
+ */
+
+#define WRITEBACK_LAG (16u << 20)
+
+struct fr_writeback {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int fd;
+    uint64_t from, to;          /* range to write back; empty: nothing */
+    bool stop;
+};
+
+static void *writeback_main(void *arg)
+{
+    struct fr_writeback *wb = arg;
+
+    pthread_mutex_lock(&wb->lock);
+    for (;;) {
+        while (wb->from == wb->to && !wb->stop) {
+            pthread_cond_wait(&wb->cond, &wb->lock);
+        }
+        if (wb->stop) {
+            break;
+        }
+        uint64_t from = wb->from, to = wb->to;
+        wb->from = wb->to;
+        pthread_mutex_unlock(&wb->lock);
+        sync_file_range(wb->fd, (off_t)from, (off_t)(to - from),
+                        SYNC_FILE_RANGE_WRITE);
+        pthread_mutex_lock(&wb->lock);
+    }
+    pthread_mutex_unlock(&wb->lock);
+    return NULL;
+}
+
+/* A write ended at END: once far enough past what was handed to the helper
+ * last, hand it the next range (the helper is started on first use; when
+ * it cannot be, that only costs speed). */
+static void writeback_note(struct fr_sink *k, uint64_t end)
+{
+    struct fr_writeback *wb = k->wb;
+    uint64_t to;
+
+    if (getenv("FR_NO_WB") || !k->tmp_path || !k->durable ||
+        end < k->wb_done + WRITEBACK_LAG + WRITEBACK_BYTES) {
+        return;
+    }
+    to = end - WRITEBACK_LAG;
+    if (!wb) {
+        wb = calloc(1, sizeof(*wb));
+        if (!wb) {
+            return;
+        }
+        wb->fd = k->fd;
+        pthread_mutex_init(&wb->lock, NULL);
+        pthread_cond_init(&wb->cond, NULL);
+        if (pthread_create(&wb->thread, NULL, writeback_main, wb) != 0) {
+            pthread_cond_destroy(&wb->cond);
+            pthread_mutex_destroy(&wb->lock);
+            free(wb);
+            return;
+        }
+        k->wb = wb;
+    }
+    pthread_mutex_lock(&wb->lock);
+    if (wb->from == wb->to) {
+        wb->from = k->wb_done;
+    }
+    wb->to = to;
+    pthread_cond_signal(&wb->cond);
+    pthread_mutex_unlock(&wb->lock);
+    k->wb_done = to;
+}
+
+static void writeback_stop(struct fr_sink *k)
+{
+    struct fr_writeback *wb = k->wb;
+
+    if (!wb) {
+        return;
+    }
+    pthread_mutex_lock(&wb->lock);
+    wb->stop = true;
+    pthread_cond_signal(&wb->cond);
+    pthread_mutex_unlock(&wb->lock);
+    pthread_join(wb->thread, NULL);
+    pthread_cond_destroy(&wb->cond);
+    pthread_mutex_destroy(&wb->lock);
+    free(wb);
+    k->wb = NULL;
+}
+
+/* ---- writing --------------------------------------------------------------- */
 
 /* Write all of P to the fd: at OFF, or sequentially when OFF < 0. */
 static int write_all(struct fr_sink *k, const uint8_t *p, size_t n,
@@ -136,6 +249,7 @@ static int write_all(struct fr_sink *k, const uint8_t *p, size_t n,
     if (off >= 0 && start + n > k->high) {
         k->high = start + n;
     }
+    writeback_note(k, start + n);
     return 0;
 }
 
@@ -187,6 +301,58 @@ int fr_sink_write(struct fr_sink *k, const void *p, size_t n)
         if (k->len == k->cap && flush_buf(k, false) < 0) {
             return -1;
         }
+    }
+    return 0;
+}
+
+int fr_sink_writev(struct fr_sink *k, struct iovec *iov, int cnt)
+{
+    size_t total = 0;
+
+    if (fr_failed(k->err)) {
+        return -1;
+    }
+    for (int i = 0; i < cnt; i++) {
+        total += iov[i].iov_len;
+    }
+    /* little data: one more copy is cheaper than one more system call */
+    if (k->zstd || total < k->cap / 16) {
+        for (int i = 0; i < cnt; i++) {
+            if (fr_sink_write(k, iov[i].iov_base, iov[i].iov_len) < 0) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (flush_buf(k, false) < 0) {
+        return -1;
+    }
+    while (cnt > 0) {
+        int n = cnt < IOV_MAX ? cnt : IOV_MAX;
+        ssize_t w = k->is_file ? pwritev(k->fd, iov, n, (off_t)k->pos)
+                               : writev(k->fd, iov, n);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w < 0) {
+            return fr_fail_sys(k->err, errno, FR_NO_OFFSET,
+                               "write failed at output offset 0x%llx",
+                               (unsigned long long)k->pos);
+        }
+        k->pos += (uint64_t)w;
+        /* drop what was written; a short write leaves part of one */
+        while (cnt > 0 && (size_t)w >= iov->iov_len) {
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            cnt--;
+        }
+        if (cnt > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    if (k->is_file) {
+        writeback_note(k, k->pos);
     }
     return 0;
 }
@@ -326,6 +492,7 @@ int fr_sink_commit(struct fr_sink *k)
         fr_sink_abort(k);
         return -1;
     }
+    writeback_stop(k);
     if (!was_file) {
         release(k);
         if (k->fd > 2) {
@@ -337,7 +504,8 @@ int fr_sink_commit(struct fr_sink *k)
     mode_t mask = umask(0);
     umask(mask);
     /* mkstemp made it 0600: give it the mode a new file would get */
-    if ((end && ftruncate(k->fd, (off_t)end) < 0) || fsync(k->fd) < 0 ||
+    if ((end && ftruncate(k->fd, (off_t)end) < 0) ||
+        (k->durable && fsync(k->fd) < 0) ||
         fchmod(k->fd, 0666 & ~mask) < 0) {
         fr_fail_sys(k->err, errno, FR_NO_OFFSET, "cannot finish the output");
         fr_sink_abort(k);
@@ -360,6 +528,7 @@ int fr_sink_commit(struct fr_sink *k)
 
 void fr_sink_abort(struct fr_sink *k)
 {
+    writeback_stop(k);      /* before its fd is closed */
     if (k->tmp_path) {
         unlink(k->tmp_path);
         track_tmp(k->tmp_path, false);

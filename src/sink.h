@@ -10,6 +10,12 @@
  * Two ways to write: sequentially through a buffer (fr_sink_write, with
  * optional zstd compression underneath), and at absolute offsets
  * (fr_sink_pwrite, regular files only), which mapped-ram pages need.
+ *
+ * fr_sink_commit() fsyncs the file before the rename.  So that this final
+ * fsync does not start writing gigabytes from scratch, a helper thread
+ * starts the writeback of what is already written every few MiB: the disk
+ * then works while the conversion does, and the kernel's writeback work
+ * runs on another CPU.
  */
 #ifndef FR_SINK_H
 #define FR_SINK_H
@@ -17,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "err.h"
 
@@ -24,6 +31,8 @@ struct fr_sink {
     const char *name;           /* for messages */
     int fd;
     bool is_file;               /* sequential part may have holes */
+    bool durable;               /* fsync before the rename (default);
+                                 * false for temporary files */
     bool seekable;              /* regular file: pwrite works */
     char *final_path;
     char *tmp_path;
@@ -35,6 +44,8 @@ struct fr_sink {
     void *zstd;                 /* ZSTD_CCtx when compressing */
     uint8_t *zbuf;
     size_t zcap;
+    struct fr_writeback *wb;    /* background writeback thread, or NULL */
+    uint64_t wb_done;           /* writeback was asked for up to here */
 };
 
 /*
@@ -46,6 +57,13 @@ int fr_sink_open(struct fr_sink *k, const char *path, bool force,
 
 /* Append N bytes at the sequential position. */
 int fr_sink_write(struct fr_sink *k, const void *p, size_t n);
+
+/*
+ * Append the CNT buffers of IOV in order, like fr_sink_write on each.  When
+ * they add up to much, they go to the file with one writev, without being
+ * copied into the sink's buffer first; IOV is then used as scratch space.
+ */
+int fr_sink_writev(struct fr_sink *k, struct iovec *iov, int cnt);
 
 /* Sequential position (uncompressed bytes when compressing). */
 static inline uint64_t fr_sink_tell(const struct fr_sink *k)
