@@ -5,8 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static int fail_v(struct fr_err *err, enum fr_errkind kind, int errnum,
-                  uint64_t off, const char *fmt, va_list ap)
+static int __attribute__((format(printf, 5, 0)))
+fail_v(struct fr_err *err, enum fr_errkind kind, int errnum, uint64_t off,
+       const char *fmt, va_list ap)
 {
     if (err->kind != FR_E_NONE) {
         return -1;          /* the first failure is the one that matters */
