@@ -21,11 +21,14 @@ struct convert_args {
     bool force;
     bool progress;
     bool quiet;
+    bool bypass_cache;
     struct convert_opts o;
     int nargs;
 };
 
-enum { OPT_ZSTD = 0x100, OPT_NO_CONTAINER, OPT_THREADS };
+enum {
+    OPT_ZSTD = 0x100, OPT_NO_CONTAINER, OPT_THREADS, OPT_BYPASS_CACHE
+};
 
 static const struct argp_option options[] = {
     { "force", 'f', NULL, 0, "Overwrite OUTPUT if it exists", 0 },
@@ -37,6 +40,11 @@ static const struct argp_option options[] = {
     { "no-container", OPT_NO_CONTAINER, NULL, 0,
       "Write the bare QEMU stream, without the libvirt header of a libvirt "
       "input", 0 },
+    { "bypass-cache", OPT_BYPASS_CACHE, NULL, 0,
+      "Read (image-to-stream) or write (stream-to-image) the pages regions "
+      "of the image with O_DIRECT, so that a big conversion does not push "
+      "everything else out of the page cache; buffered I/O where the file "
+      "system refuses O_DIRECT", 0 },
     { "threads", OPT_THREADS, "N", 0,
       "Compression threads for --zstd (default: the number of CPUs, at "
       "most 8)", 0 },
@@ -76,6 +84,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         return 0;
     case OPT_NO_CONTAINER:
         a->o.no_container = true;
+        return 0;
+    case OPT_BYPASS_CACHE:
+        a->bypass_cache = true;
         return 0;
     case OPT_THREADS:
         if (parse_int(arg, 1, 256, &a->o.threads) < 0) {
@@ -187,6 +198,11 @@ static int run_convert(int argc, char **argv)
         fr_sink_abort(&out);
         savefile_close(&in);
         return ret;
+    }
+    if (a.bypass_cache && to_image) {
+        fr_sink_bypass_cache(&out);
+    } else if (a.bypass_cache && strcmp(a.input, "-") != 0) {
+        fr_src_bypass_cache(&in.file, a.input);
     }
     fr_progress_init(&progress, a.progress && !a.quiet && !fr_quiet);
     a.o.progress = &progress;

@@ -181,23 +181,6 @@ static int s2i_store(struct conv *c, size_t block, uint64_t page,
 {
     uint32_t ps = c->sum->ram.page_size;
 
-    static long gapfill = -1;
-    if (gapfill < 0) {
-        gapfill = getenv("FR_GAP") ? atol(getenv("FR_GAP")) : 0;
-    }
-    if (c->run_count && block == c->run_block &&
-        page > c->run_start + c->run_count &&
-        page - (c->run_start + c->run_count) <= (uint64_t)gapfill &&
-        page - c->run_start < RUN_PAGES) {
-        uint64_t q = c->run_start + c->run_count;
-        for (; q < page && !fr_bitmap_test(&c->bits[block], q); q++) {
-        }
-        if (q == page) {
-            memset(c->run + c->run_count * ps, 0,
-                   (page - c->run_start - c->run_count) * ps);
-            c->run_count = page - c->run_start;
-        }
-    }
     if (c->run_count && (block != c->run_block ||
                          page != c->run_start + c->run_count ||
                          c->run_count == RUN_PAGES)) {
@@ -300,7 +283,8 @@ int convert_stream_to_image(struct savefile *in, struct fr_sink *out,
                 "a pipe");
         return -1;
     }
-    c.run = malloc((size_t)RUN_PAGES * 65536);
+    /* aligned for --bypass-cache (O_DIRECT) */
+    c.run = aligned_alloc(4096, (size_t)RUN_PAGES * 65536);
     c.page = malloc(65536);
     if (!c.run || !c.page) {
         fr_fail(out->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
@@ -378,7 +362,7 @@ static int i2s_blocks(void *opaque, struct ram_state *rs)
     /* a page header is 8 bytes, a ZERO record 9; a page and its header
      * take two iovecs, plus one for what precedes them */
     c->chunk = CHUNK_BYTES / rs->page_size;
-    c->run = malloc(CHUNK_BYTES);
+    c->run = aligned_alloc(4096, CHUNK_BYTES);     /* for O_DIRECT */
     c->hdr = malloc(c->chunk * 9);
     c->iov = malloc((2 * c->chunk + 1) * sizeof(*c->iov));
     if (!c->run || !c->hdr || !c->iov) {

@@ -344,6 +344,10 @@ int fr_src_open_filter(struct fr_src *outer, struct fr_src *inner,
 
 void fr_src_close(struct fr_src *s)
 {
+    if (s->direct) {
+        close(s->dfd);
+        s->direct = false;
+    }
     if (s->close) {
         s->close(s);
     }
@@ -501,6 +505,19 @@ int fr_src_seek(struct fr_src *s, uint64_t off, const char *what)
     return 0;
 }
 
+/* O_DIRECT needs the memory, the offset and the length aligned to the
+ * logical block size; 4096 covers every common device. */
+#define DIRECT_ALIGN 4096u
+
+void fr_src_bypass_cache(struct fr_src *s, const char *path)
+{
+    if (!s->seekable || s->direct) {
+        return;
+    }
+    s->dfd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+    s->direct = s->dfd >= 0;
+}
+
 int fr_src_pread(struct fr_src *s, void *dst, size_t n, uint64_t off,
                  const char *what)
 {
@@ -515,9 +532,19 @@ int fr_src_pread(struct fr_src *s, void *dst, size_t n, uint64_t off,
                        "%s: positioned read on an input that is not "
                        "seekable", what);
     }
+    bool direct = s->direct &&
+                  ((uintptr_t)dst | n | off) % DIRECT_ALIGN == 0;
     while (done < n) {
-        ssize_t r = pread(s->fd, d + done, n - done, (off_t)(off + done));
+        /* a direct read can end short at the end of the file; the rest,
+         * if any, then comes through the page cache */
+        int fd = direct && done == 0 ? s->dfd : s->fd;
+        ssize_t r = pread(fd, d + done, n - done, (off_t)(off + done));
         if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0 && errno == EINVAL && direct && fd == s->dfd) {
+            close(s->dfd);      /* refused: buffered from now on */
+            s->direct = direct = false;
             continue;
         }
         if (r < 0) {

@@ -41,6 +41,8 @@ struct fr_src {
     uint64_t size;          /* file size when seekable */
     uint64_t fd_next;       /* next offset the fd backend reads */
     bool decompressed;      /* offsets are into decompressed data */
+    bool direct;            /* dfd is open: see fr_src_bypass_cache */
+    int dfd;
 };
 
 /* The window size: big enough for any single token or page we peek. */
@@ -112,6 +114,15 @@ int fr_src_seek(struct fr_src *s, uint64_t off, const char *what);
  */
 int fr_src_pread(struct fr_src *s, void *dst, size_t n, uint64_t off,
                  const char *what);
+
+/*
+ * From now on, let fr_src_pread of whole 4096-byte blocks at 4096-aligned
+ * offsets into 4096-aligned memory bypass the page cache (O_DIRECT),
+ * reading PATH, the file S reads, through a descriptor of its own.  Where
+ * the file system refuses O_DIRECT, at open or at the first read, reads
+ * stay buffered.
+ */
+void fr_src_bypass_cache(struct fr_src *s, const char *path);
 
 /* Logical offset of the next unread byte. */
 static inline uint64_t fr_src_tell(const struct fr_src *s)

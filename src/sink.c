@@ -10,21 +10,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <limits.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <zstd.h>
 
 #define SINK_BUFSIZE (4u << 20)
-
-/* Start writeback each time this much more was written to a file. */
-#define WRITEBACK_BYTES (32u << 20)
 
 /* Temporary files to remove if a signal ends the program. */
 #define MAX_TMP 4
@@ -115,6 +112,7 @@ int fr_sink_open(struct fr_sink *k, const char *path, bool force,
     }
     track_tmp(k->tmp_path, true);
     k->is_file = k->seekable = k->durable = true;
+    k->wb_from = UINT64_MAX;
     return 0;
 }
 
@@ -123,15 +121,16 @@ int fr_sink_open(struct fr_sink *k, const char *path, bool force,
  * The kernel would start writing dirty pages only past its background
  * threshold (10% of RAM by default), so the fsync in fr_sink_commit would
  * find the whole output still to write, and would do the work of mapping
- * the dirty pages to blocks in our thread.  The helper thread asks for the
- * writeback (sync_file_range, which does not wait for the disk) of each
- * WRITEBACK_BYTES the writes have moved past.  It stays WRITEBACK_LAG
- * behind the latest write: a page under writeback cannot take the next
- * write to it until the disk is done, and a run of pages is often followed
- * by more pages of the same folio.  Its errors need no handling: a failed
- * write-out is reported by the fsync at the end.
+ * the dirty pages to blocks in our thread.  A helper thread asks for the
+ * writeback (sync_file_range, which does not wait for the disk) of what
+ * was written, every WRITEBACK_BYTES.  It stays WRITEBACK_LAG behind the
+ * latest write: a page under writeback cannot take the next write to it
+ * until the disk is done, and a run of pages is often followed by more
+ * pages of the same folio.  Its errors need no handling: a failed write-out
+ * is reported by the fsync at the end.
  */
 
+#define WRITEBACK_BYTES (32u << 20)
 #define WRITEBACK_LAG (16u << 20)
 
 struct fr_writeback {
@@ -166,19 +165,28 @@ static void *writeback_main(void *arg)
     return NULL;
 }
 
-/* A write ended at END: once far enough past what was handed to the helper
- * last, hand it the next range (the helper is started on first use; when
- * it cannot be, that only costs speed). */
-static void writeback_note(struct fr_sink *k, uint64_t end)
+/* N bytes were written at START.  After each WRITEBACK_BYTES, hand the
+ * helper the range written since it was last woken, less the last
+ * WRITEBACK_LAG before this write.  (The helper starts on first use; when
+ * it cannot, that only costs speed.) */
+static void writeback_note(struct fr_sink *k, uint64_t start, size_t n)
 {
     struct fr_writeback *wb = k->wb;
-    uint64_t to;
+    uint64_t end = start + n, from, to;
 
-    if (getenv("FR_NO_WB") || !k->tmp_path || !k->durable ||
-        end < k->wb_done + WRITEBACK_LAG + WRITEBACK_BYTES) {
+    if (!k->tmp_path || !k->durable) {
         return;
     }
+    k->wb_from = start < k->wb_from ? start : k->wb_from;
+    k->wb_bytes += n;
+    if (k->wb_bytes < WRITEBACK_BYTES ||
+        end <= k->wb_from + WRITEBACK_LAG) {
+        return;
+    }
+    from = k->wb_from;
     to = end - WRITEBACK_LAG;
+    k->wb_from = to;
+    k->wb_bytes = 0;
     if (!wb) {
         wb = calloc(1, sizeof(*wb));
         if (!wb) {
@@ -196,13 +204,15 @@ static void writeback_note(struct fr_sink *k, uint64_t end)
         k->wb = wb;
     }
     pthread_mutex_lock(&wb->lock);
-    if (wb->from == wb->to) {
-        wb->from = k->wb_done;
+    if (wb->from != wb->to) {
+        /* the helper has not taken the last range yet: widen it */
+        from = wb->from < from ? wb->from : from;
+        to = wb->to > to ? wb->to : to;
     }
+    wb->from = from;
     wb->to = to;
     pthread_cond_signal(&wb->cond);
     pthread_mutex_unlock(&wb->lock);
-    k->wb_done = to;
 }
 
 static void writeback_stop(struct fr_sink *k)
@@ -223,7 +233,7 @@ static void writeback_stop(struct fr_sink *k)
     k->wb = NULL;
 }
 
-/* ---- writing --------------------------------------------------------------- */
+/* ---- writing ------------------------------------------------------------ */
 
 /* Write all of P to the fd: at OFF, or sequentially when OFF < 0. */
 static int write_all(struct fr_sink *k, const uint8_t *p, size_t n,
@@ -249,7 +259,7 @@ static int write_all(struct fr_sink *k, const uint8_t *p, size_t n,
     if (off >= 0 && start + n > k->high) {
         k->high = start + n;
     }
-    writeback_note(k, start + n);
+    writeback_note(k, start, n);
     return 0;
 }
 
@@ -352,7 +362,7 @@ int fr_sink_writev(struct fr_sink *k, struct iovec *iov, int cnt)
         }
     }
     if (k->is_file) {
-        writeback_note(k, k->pos);
+        writeback_note(k, k->pos - total, total);
     }
     return 0;
 }
@@ -383,6 +393,59 @@ int fr_sink_skip_to(struct fr_sink *k, uint64_t off)
     return 0;
 }
 
+/* O_DIRECT needs the memory, the offset and the length aligned to the
+ * logical block size; 4096 covers every common device. */
+#define DIRECT_ALIGN 4096u
+
+void fr_sink_bypass_cache(struct fr_sink *k)
+{
+    if (!k->tmp_path || k->direct) {
+        return;
+    }
+    /* a second descriptor: O_DIRECT on the first would apply to the
+     * unaligned writes of the stream's other parts too */
+    k->dfd = open(k->tmp_path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+    k->direct = k->dfd >= 0;
+}
+
+static void direct_end(struct fr_sink *k)
+{
+    if (k->direct) {
+        close(k->dfd);
+        k->direct = false;
+    }
+}
+
+/* Write P at OFF through the O_DIRECT descriptor.  Returns 0, -1 on error,
+ * or 1 when the file system refuses direct I/O (then nothing was
+ * written, and the caller writes through the page cache). */
+static int direct_write(struct fr_sink *k, const uint8_t *p, size_t n,
+                        uint64_t off)
+{
+    size_t done = 0;
+
+    while (done < n) {
+        ssize_t w = pwrite(k->dfd, p + done, n - done, (off_t)(off + done));
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w < 0 && errno == EINVAL && done == 0) {
+            direct_end(k);
+            return 1;
+        }
+        if (w <= 0) {
+            return fr_fail_sys(k->err, w < 0 ? errno : EIO, FR_NO_OFFSET,
+                               "write failed at output offset 0x%llx",
+                               (unsigned long long)(off + done));
+        }
+        done += (size_t)w;
+    }
+    if (off + n > k->high) {
+        k->high = off + n;
+    }
+    return 0;
+}
+
 int fr_sink_pwrite(struct fr_sink *k, const void *p, size_t n, uint64_t off)
 {
     if (fr_failed(k->err)) {
@@ -391,6 +454,12 @@ int fr_sink_pwrite(struct fr_sink *k, const void *p, size_t n, uint64_t off)
     if (!k->seekable) {
         return fr_fail(k->err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
                        "this output must be a regular file, not a pipe");
+    }
+    if (k->direct && ((uintptr_t)p | n | off) % DIRECT_ALIGN == 0) {
+        int r = direct_write(k, p, n, off);
+        if (r <= 0) {
+            return r;
+        }
     }
     return write_all(k, p, n, (int64_t)off);
 }
@@ -493,6 +562,7 @@ int fr_sink_commit(struct fr_sink *k)
         return -1;
     }
     writeback_stop(k);
+    direct_end(k);
     if (!was_file) {
         release(k);
         if (k->fd > 2) {
@@ -529,6 +599,7 @@ int fr_sink_commit(struct fr_sink *k)
 void fr_sink_abort(struct fr_sink *k)
 {
     writeback_stop(k);      /* before its fd is closed */
+    direct_end(k);
     if (k->tmp_path) {
         unlink(k->tmp_path);
         track_tmp(k->tmp_path, false);

@@ -44,8 +44,11 @@ struct fr_sink {
     void *zstd;                 /* ZSTD_CCtx when compressing */
     uint8_t *zbuf;
     size_t zcap;
+    bool direct;                /* dfd is open: see fr_sink_bypass_cache */
+    int dfd;
     struct fr_writeback *wb;    /* background writeback thread, or NULL */
-    uint64_t wb_done;           /* writeback was asked for up to here */
+    uint64_t wb_from;           /* lowest offset written since it was */
+    uint64_t wb_bytes;          /* woken, and bytes written since then */
 };
 
 /*
@@ -77,6 +80,14 @@ int fr_sink_skip_to(struct fr_sink *k, uint64_t off);
 /* Write N bytes at offset OFF (regular files only, even compressed:
  * for headers rewritten at the end). */
 int fr_sink_pwrite(struct fr_sink *k, const void *p, size_t n, uint64_t off);
+
+/*
+ * From now on, let fr_sink_pwrite of whole 4096-byte blocks at 4096-aligned
+ * offsets from 4096-aligned memory bypass the page cache (O_DIRECT), for
+ * outputs larger than the cache is useful for.  Where the file system
+ * refuses O_DIRECT, at open or at the first write, writes stay buffered.
+ */
+void fr_sink_bypass_cache(struct fr_sink *k);
 
 /* Read back N bytes written at OFF (regular files only). */
 int fr_sink_pread(struct fr_sink *k, void *p, size_t n, uint64_t off);

@@ -80,6 +80,12 @@ $FIXEDRAM inspect --output=json image.zst > z.json
 assert_eq "$(json_get z.json 'd["compression"]')" zstd "--zstd output"
 same_ram image.ram image.zst
 
+# --bypass-cache (O_DIRECT for the pages regions, buffered where refused)
+$FIXEDRAM convert --bypass-cache stream-to-image live.in bc.img
+same_ram live.ram bc.img
+$FIXEDRAM convert --bypass-cache image-to-stream bc.img bc.stream
+same_ram live.ram bc.stream
+
 # The image is sparse: zero pages are holes.
 json_get zero.out.json 'd["allocated_size"] < 2 * 1024 * 1024' > sp.txt
 assert_eq "$(cat sp.txt)" True "an all-zero guest converts to a sparse image"
