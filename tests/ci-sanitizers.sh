@@ -10,6 +10,15 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:-$top/build-sanitizers}
 fuzz_seconds=${2:-20}
 
+# A clean copy of the tracked sources: the tree itself may be configured in
+# place already, and autoconf refuses other build directories then.
+src=$dir-src
+rm -rf "$src"
+mkdir -p "$src"
+(cd "$top" && git ls-files -z | xargs -0 cp --parents -t "$src")
+(cd "$src" && autoreconf -fi > /dev/null 2>&1)
+top=$src
+
 export ASAN_OPTIONS=detect_leaks=1:exitcode=99:abort_on_error=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=99
 
