@@ -110,9 +110,9 @@ median() {
 NAMES=(cp cp+fsync fixedram)
 run_tool() {    # run_tool N DIRECTION CACHE IN OUT
     local in=$4 out=$5
+    # shellcheck disable=SC2016  # $1 and $2 are the inner sh's
     case $1 in
     0) timed "$3" "$out" cp "$in" "$out" ;;
-    # shellcheck disable=SC2016  # expanded by that sh
     1) timed "$3" "$out" sh -c 'cp "$1" "$2" && sync "$2"' sh "$in" "$out" ;;
     2) timed "$3" "$out" "$FIXEDRAM" -q convert ${ARGS[@]+"${ARGS[@]}"} \
            "$2" "$in" "$out" ;;
