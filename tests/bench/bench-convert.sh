@@ -102,8 +102,9 @@ timed() {
 
 # median of the arguments
 median() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-        END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        h = int(NR / 2)
+        print (NR % 2) ? v[h + 1] : (v[h] + v[h + 1]) / 2 }'
 }
 
 # The three commands measured, by number: cp, cp then fsync, fixedram.
