@@ -8,7 +8,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cmd.h"
 #include "convert.h"
@@ -161,12 +160,6 @@ static bool same_file(const struct savefile *in, const char *output)
            st.st_ino == in->st.st_ino;
 }
 
-static int default_threads(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 8 ? 8 : (int)n;
-}
-
 static int run_convert(int argc, char **argv)
 {
     struct convert_args a = { .o = { .zstd_level = 3 } };
@@ -180,7 +173,7 @@ static int run_convert(int argc, char **argv)
     argp_parse(&convert_argp, argc, argv, 0, NULL, &a);
     to_image = strcmp(a.direction, "stream-to-image") == 0;
     if (!a.o.threads) {
-        a.o.threads = default_threads();
+        a.o.threads = fr_default_threads();
     }
     if (savefile_open(&in, a.input) < 0) {
         ret = fr_report(&in.err, a.input);

@@ -70,7 +70,7 @@ static int write_container(struct conv *c, uint32_t format)
     return libvirt_hdr_write(c->out, &c->in->lv, format, !c->out->seekable);
 }
 
-/* ---- shared token handling ------------------------------------------------ */
+/* ---- shared token handling ----------------------------------------------- */
 
 static int copy_body(void *opaque, const uint8_t *p, size_t n)
 {
@@ -107,7 +107,7 @@ static void progress_input(struct conv *c)
     }
 }
 
-/* ---- stream -> image ------------------------------------------------------ */
+/* ---- stream -> image ----------------------------------------------------- */
 
 static int s2i_opened(void *opaque, struct sv_reader *sv, struct ram_state *rs)
 {
@@ -318,7 +318,7 @@ out:
     return ret;
 }
 
-/* ---- image -> stream ------------------------------------------------------ */
+/* ---- image -> stream ----------------------------------------------------- */
 
 static int i2s_opened(void *opaque, struct sv_reader *sv, struct ram_state *rs)
 {

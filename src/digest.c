@@ -32,7 +32,7 @@ static void to_hex(XXH128_hash_t h, struct digest_hex *out)
     out->hex[32] = '\0';
 }
 
-/* ---- device state ------------------------------------------------------ */
+/* ---- device state -------------------------------------------------------- */
 
 static int dev_token(void *opaque, const struct sv_token *t, bool is_ram)
 {
@@ -91,7 +91,7 @@ int digest_devices_init(struct digest_devices *d, struct sf_visitor *v)
     return 0;
 }
 
-/* ---- RAM ------------------------------------------------------------------ */
+/* ---- RAM ----------------------------------------------------------------- */
 
 struct job {
     struct pagesrc *ps;
@@ -296,7 +296,7 @@ out:
     return ret;
 }
 
-/* ---- one pass over a sequential stream --------------------------------- */
+/* ---- one pass over a sequential stream ----------------------------------- */
 
 struct dstream {
     struct digest_devices dev;

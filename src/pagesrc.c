@@ -119,7 +119,6 @@ int pagesrc_open(struct pagesrc *ps, struct savefile *sf,
         return -1;
     }
     mapped = sv_has_cap(&cfg, "mapped-ram");
-    ps->orig_layout = mapped ? "mapped-ram" : "stream";
     if (!mapped || sf->src != &sf->file || !sf->file.seekable) {
         if (materialize(ps, mapped) < 0) {
             return -1;

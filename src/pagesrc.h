@@ -19,7 +19,6 @@ struct pagesrc {
     bool materialized;
     struct savefile *img;       /* the image the pages are read from */
     struct sf_summary sum;      /* its walk: blocks, bitmaps, devices */
-    const char *orig_layout;    /* "stream" or "mapped-ram" */
 };
 
 /*

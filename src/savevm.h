@@ -159,7 +159,8 @@ int sv_read_vmdesc(struct sv_reader *r, uint8_t **json, uint64_t *len,
 int sv_find_vmdesc(struct fr_src *s, uint64_t end, uint64_t *off,
                    uint64_t *len);
 
-/* Name of a section type / command, for reports ("full", "switchover-start"). */
+/* Name of a section type or command, for reports: "full",
+ * "switchover-start". */
 const char *sv_type_name(uint8_t type);
 const char *sv_cmd_name(uint16_t cmd);
 
