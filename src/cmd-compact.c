@@ -4,15 +4,18 @@
  * A classic stream keeps only the last copy of each page (XBZRLE resolved,
  * ZERO records where QEMU sends them): it goes through a temporary
  * mapped-ram image and comes back as a stream.  A mapped-ram image loses
- * the data under cleared bitmap bits and its all-zero pages: rewritten, or
- * with --in-place, the new bitmap is made durable first and only then are
- * holes punched, so that a crash at any point leaves a valid image.
+ * the data under cleared bitmap bits and its all-zero pages: it goes
+ * through a stream (a pipe between two threads, or with --threads=1 a
+ * temporary file) and comes back as an image; or with --in-place, the new
+ * bitmap is made durable first and only then are holes punched, so that a
+ * crash at any point leaves a valid image.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +31,11 @@
 
 struct compact_args {
     const char *input, *output;
-    bool force, in_place, progress, quiet;
+    bool force, in_place, progress, quiet, no_sync;
+    int threads;
 };
+
+enum { OPT_NO_SYNC = 0x100, OPT_THREADS };
 
 static const struct argp_option options[] = {
     { "force", 'f', NULL, 0, "Overwrite OUTPUT if it exists", 0 },
@@ -37,6 +43,13 @@ static const struct argp_option options[] = {
       "Compact a mapped-ram image in place (hole punching only)", 0 },
     { "progress", 'p', NULL, 0, "Show progress on standard error", 0 },
     { "quiet", 'q', NULL, 0, "Print nothing but errors", 0 },
+    { "no-sync", OPT_NO_SYNC, NULL, 0,
+      "Do not fsync OUTPUT before renaming it into place (faster; a system "
+      "crash soon after can leave it empty or partial)", 0 },
+    { "threads", OPT_THREADS, "N", 0,
+      "Threads (default: the number of CPUs, at most 8): an image is read "
+      "and rewritten at once from 2, and zstd output uses N workers; the "
+      "output is the same for any N", 0 },
     { 0 }
 };
 
@@ -56,6 +69,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         return 0;
     case 'q':
         a->quiet = true;
+        return 0;
+    case OPT_NO_SYNC:
+        a->no_sync = true;
+        return 0;
+    case OPT_THREADS:
+        a->threads = fr_parse_threads(state, arg);
         return 0;
     case ARGP_KEY_ARG:
         if (!a->input) {
@@ -77,6 +96,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         }
         if (a->in_place && strcmp(a->input, "-") == 0) {
             argp_error(state, "--in-place needs a file");
+        }
+        if (a->in_place && a->no_sync) {
+            argp_error(state, "--in-place always syncs: its safety rests "
+                       "on the new bitmap being durable before any hole");
         }
         return 0;
     default:
@@ -110,32 +133,76 @@ static int through_temp(struct savefile *in, struct savefile *tmp,
 {
     struct fr_sink k;
     struct fr_err err = { 0 };
-    char *path = fr_temp_path();
-    int ret;
-
-    if (!path) {
-        return fr_fail_sys(&in->err, errno, FR_NO_OFFSET,
-                           "cannot create a temporary file in $TMPDIR");
-    }
     struct convert_opts io = *o;
+
     io.internal = true;         /* our own temporary file */
-    ret = fr_sink_open(&k, path, true, &err);
-    k.durable = false;
-    if (ret == 0 && fn(in, &k, &io) == 0 && fr_sink_commit(&k) == 0) {
-        ret = savefile_open(tmp, path);
-        if (ret < 0) {
-            in->err = tmp->err;
-        }
-    } else {
+    if (fr_sink_open_scratch(&k, &err) < 0 || fn(in, &k, &io) < 0 ||
+        fr_sink_commit(&k) < 0) {
         fr_sink_abort(&k);
         if (!fr_failed(&in->err)) {
             in->err = err;
         }
-        ret = -1;
+        return -1;
     }
-    unlink(path);
-    free(path);
-    return ret;
+    if (savefile_open_fd(tmp, k.fd, "temporary file") < 0) {
+        in->err = tmp->err;
+        return -1;
+    }
+    return 0;
+}
+
+/* The image -> stream half of a pipeline, in its own thread. */
+struct producer {
+    struct savefile *in;
+    struct fr_sink k;
+    struct fr_err err;
+    struct convert_opts o;
+};
+
+static void *produce(void *arg)
+{
+    struct producer *p = arg;
+
+    if (convert_image_to_stream(p->in, &p->k, &p->o) == 0) {
+        fr_sink_commit(&p->k);  /* closes the pipe */
+    } else {
+        fr_sink_abort(&p->k);
+    }
+    return NULL;
+}
+
+/* Turn the image IN into a stream in a second thread and open its output
+ * as TMP.  Returns 0 (join P->thread later), or -1 with IN->err set. */
+static int through_pipe(struct savefile *in, struct savefile *tmp,
+                        struct producer *p, pthread_t *thread,
+                        const struct convert_opts *o)
+{
+    int fds[2];
+
+    p->in = in;
+    p->o = *o;
+    p->o.internal = true;
+    p->o.zstd = false;
+    p->o.progress = NULL;
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        return fr_fail_sys(&in->err, errno, FR_NO_OFFSET, "pipe failed");
+    }
+    if (fr_sink_open_fd(&p->k, fds[1], "pipe", &p->err) < 0 ||
+        pthread_create(thread, NULL, produce, p) != 0) {
+        fr_sink_abort(&p->k);
+        close(fds[0]);
+        return fr_fail(&in->err, FR_E_NOMEM, FR_NO_OFFSET,
+                       "cannot start a thread");
+    }
+    if (savefile_open_fd(tmp, fds[0], "pipe") < 0) {
+        savefile_close(tmp);    /* the producer then fails on EPIPE */
+        pthread_join(*thread, NULL);
+        if (!fr_failed(&in->err)) {
+            in->err = fr_failed(&p->err) ? p->err : tmp->err;
+        }
+        return -1;
+    }
+    return 0;
 }
 
 static void report_sizes(const char *what, const struct stat *a,
@@ -160,8 +227,10 @@ static int compact_copy(struct compact_args *a)
     struct fr_sink out;
     struct fr_err out_err = { 0 };
     struct fr_progress prog;
-    struct convert_opts o = { .progress = &prog, .threads = 1 };
-    bool mapped;
+    struct convert_opts o = { .progress = &prog, .threads = a->threads };
+    struct producer prod = { 0 };
+    pthread_t thread;
+    bool mapped, piped = false;
     struct stat st_out;
     int ret;
 
@@ -178,6 +247,7 @@ static int compact_copy(struct compact_args *a)
         savefile_close(&in);
         return ret;
     }
+    out.durable = !a->no_sync;
     fr_progress_init(&prog, a->progress && !a->quiet && !fr_quiet);
     /* keep a zstd-compressed stream compressed */
     o.zstd = in.compression && strcmp(in.compression, "zstd") == 0;
@@ -192,16 +262,28 @@ static int compact_copy(struct compact_args *a)
         ret = fr_fail(&in.err, FR_E_UNSUPPORTED, in.stream_offset,
                       "compacting x-ignore-shared streams is not supported");
     }
-    if (ret == 0) {
+    if (ret == 0 && mapped && a->threads > 1) {
+        ret = through_pipe(&in, &tmp, &prod, &thread, &o);
+        piped = ret == 0;
+    } else if (ret == 0) {
         ret = through_temp(&in, &tmp, mapped ? convert_image_to_stream
                                              : convert_stream_to_image, &o);
     }
     if (ret == 0) {
         ret = mapped ? convert_stream_to_image(&tmp, &out, &o)
                      : convert_image_to_stream(&tmp, &out, &o);
-        if (ret < 0 && fr_failed(&tmp.err)) {
-            in.err = tmp.err;
+    }
+    if (piped) {
+        savefile_close(&tmp);   /* a producer still writing gets EPIPE */
+        pthread_join(thread, NULL);
+        if (fr_failed(&prod.err) && !fr_failed(&in.err) &&
+            prod.err.sys_errno != EPIPE) {
+            in.err = prod.err;
         }
+        ret = fr_failed(&in.err) || fr_failed(&prod.err) ? -1 : ret;
+    }
+    if (ret < 0 && fr_failed(&tmp.err) && !fr_failed(&in.err)) {
+        in.err = tmp.err;
     }
     if (ret == 0 && (ret = fr_sink_commit(&out)) == 0) {
         fr_progress_done(&prog);
@@ -343,6 +425,9 @@ static int run_compact(int argc, char **argv)
     struct compact_args a = { 0 };
 
     argp_parse(&compact_argp, argc, argv, 0, NULL, &a);
+    if (!a.threads) {
+        a.threads = fr_default_threads();
+    }
     return a.in_place ? compact_in_place(&a) : compact_copy(&a);
 }
 

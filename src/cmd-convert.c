@@ -21,12 +21,14 @@ struct convert_args {
     bool progress;
     bool quiet;
     bool bypass_cache;
+    bool no_sync;
     struct convert_opts o;
     int nargs;
 };
 
 enum {
-    OPT_ZSTD = 0x100, OPT_NO_CONTAINER, OPT_THREADS, OPT_BYPASS_CACHE
+    OPT_ZSTD = 0x100, OPT_NO_CONTAINER, OPT_THREADS, OPT_BYPASS_CACHE,
+    OPT_NO_SYNC
 };
 
 static const struct argp_option options[] = {
@@ -44,9 +46,13 @@ static const struct argp_option options[] = {
       "of the image with O_DIRECT, so that a big conversion does not push "
       "everything else out of the page cache; buffered I/O where the file "
       "system refuses O_DIRECT", 0 },
+    { "no-sync", OPT_NO_SYNC, NULL, 0,
+      "Do not fsync OUTPUT before renaming it into place, as cp does not "
+      "(faster; a system crash soon after can leave it empty or partial)",
+      0 },
     { "threads", OPT_THREADS, "N", 0,
       "Compression threads for --zstd (default: the number of CPUs, at "
-      "most 8)", 0 },
+      "most 8); the output is the same for any N", 0 },
     { 0 }
 };
 
@@ -88,9 +94,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         a->bypass_cache = true;
         return 0;
     case OPT_THREADS:
-        if (parse_int(arg, 1, 256, &a->o.threads) < 0) {
-            argp_error(state, "invalid thread count '%s'", arg);
-        }
+        a->o.threads = fr_parse_threads(state, arg);
+        return 0;
+    case OPT_NO_SYNC:
+        a->no_sync = true;
         return 0;
     case ARGP_KEY_ARG:
         switch (a->nargs++) {
@@ -192,6 +199,7 @@ static int run_convert(int argc, char **argv)
         savefile_close(&in);
         return ret;
     }
+    out.durable = !a.no_sync;
     if (a.bypass_cache && to_image) {
         fr_sink_bypass_cache(&out);
     } else if (a.bypass_cache && strcmp(a.input, "-") != 0) {

@@ -1,6 +1,10 @@
 /*
  * fixedram extract: one raw file per RAMBlock, exactly the block's length,
  * sparse where the guest page is zero or absent.
+ *
+ * A classic stream is read once, its records placed straight into the
+ * block files (place.h): they are the only copy of guest RAM ever made.
+ * An image is copied range by range, by --threads workers.
  */
 #include "config.h"
 
@@ -13,6 +17,8 @@
 #include "cmd.h"
 #include "exit.h"
 #include "pagesrc.h"
+#include "parallel.h"
+#include "place.h"
 #include "sink.h"
 #include "zero.h"
 
@@ -24,10 +30,11 @@ struct extract_args {
     const char *dir;
     const char *blocks[MAX_SELECT];
     size_t nblocks;
-    bool force;
+    bool force, no_sync;
+    int threads;
 };
 
-enum { OPT_BLOCK = 0x100, OPT_OUTPUT_DIR };
+enum { OPT_NO_SYNC = 0x100, OPT_THREADS };
 
 static const struct argp_option options[] = {
     { "output-dir", 'o', "DIR", 0,
@@ -36,6 +43,12 @@ static const struct argp_option options[] = {
     { "block", 'b', "NAME", 0,
       "Extract only this RAMBlock (repeatable; default: all)", 0 },
     { "force", 'f', NULL, 0, "Overwrite existing files", 0 },
+    { "no-sync", OPT_NO_SYNC, NULL, 0,
+      "Do not fsync the files before renaming them into place (faster; a "
+      "system crash soon after can leave them empty or partial)", 0 },
+    { "threads", OPT_THREADS, "N", 0,
+      "Copy an image's pages with N threads (default: the number of CPUs, "
+      "at most 8); the files are the same for any N", 0 },
     { 0 }
 };
 
@@ -55,6 +68,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         return 0;
     case 'f':
         a->force = true;
+        return 0;
+    case OPT_NO_SYNC:
+        a->no_sync = true;
+        return 0;
+    case OPT_THREADS:
+        a->threads = fr_parse_threads(state, arg);
         return 0;
     case ARGP_KEY_ARG:
         if (a->path) {
@@ -141,106 +160,280 @@ static int make_dirs(const char *dir)
     }
 }
 
-static int write_block(struct pagesrc *ps, size_t bi, struct fr_sink *k,
-                       uint8_t *buf)
-{
-    const struct ram_state *rs = pagesrc_ram(ps);
-    const struct ram_block *b = &rs->blocks[bi];
-    uint32_t psz = rs->page_size;
+/* The files being written, one per wanted block (name NULL: not wanted). */
+struct outputs {
+    const struct extract_args *a;
+    size_t n;
+    struct fr_sink *sink;
+    struct fr_err *err;
+    char (*name)[300];          /* file names, unique */
+    char (*path)[4096];
+    bool *want;
+};
 
-    for (uint64_t p = b->mr_no_data ? b->npages
-                                    : fr_bitmap_next(&b->present, 0, true);
-         p < b->npages; p = fr_bitmap_next(&b->present, p, true)) {
-        uint64_t e = fr_bitmap_next(&b->present, p, false);
-        while (p < e) {
-            uint64_t n = e - p < CHUNK_PAGES ? e - p : CHUNK_PAGES;
-            if (pagesrc_read(ps, bi, p, n, buf) < 0) {
-                return -1;
-            }
-            /* keep present-but-zero pages sparse too */
-            for (uint64_t i = 0; i < n;) {
-                uint64_t j = i;
-                while (j < n && !fr_is_zero(buf + j * psz, psz)) {
-                    j++;
-                }
-                if (j > i && fr_sink_pwrite(k, buf + i * psz, (j - i) * psz,
-                                            (p + i) * psz) < 0) {
-                    return -1;
-                }
-                i = j + 1;
-            }
-            p += n;
+/* Name every block's file, open those wanted.  Returns 0, or -1 with the
+ * error in ERR (a missing --block) or in an output's err. */
+static int outputs_open(struct outputs *o, const struct extract_args *a,
+                        const struct ram_state *rs, struct fr_err *err)
+{
+    o->a = a;
+    o->n = rs->nblocks;
+    o->sink = calloc(o->n + 1, sizeof(*o->sink));
+    o->err = calloc(o->n + 1, sizeof(*o->err));
+    o->name = calloc(o->n + 1, sizeof(*o->name));
+    o->path = calloc(o->n + 1, sizeof(*o->path));
+    o->want = calloc(o->n + 1, sizeof(*o->want));
+    if (!o->sink || !o->err || !o->name || !o->path || !o->want) {
+        return fr_fail(err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+    }
+    for (size_t i = 0; i < a->nblocks; i++) {
+        if (ram_find_block(rs, a->blocks[i]) < 0) {
+            return fr_fail(err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
+                           "no ram block '%s'", a->blocks[i]);
         }
     }
-    return fr_sink_skip_to(k, b->length);
+    if (make_dirs(a->dir) < 0) {
+        return fr_fail_sys(err, errno, FR_NO_OFFSET,
+                           "cannot create directory %s", a->dir);
+    }
+    for (size_t i = 0; i < o->n; i++) {
+        const struct ram_block *b = &rs->blocks[i];
+        o->want[i] = a->nblocks == 0;
+        for (size_t j = 0; j < a->nblocks; j++) {
+            o->want[i] |= strcmp(a->blocks[j], b->name) == 0;
+        }
+        safe_name(b->name, o->name, i, o->name[i], sizeof(o->name[i]));
+        if (!o->want[i]) {
+            continue;
+        }
+        snprintf(o->path[i], sizeof(o->path[i]), "%s/%s", a->dir,
+                 o->name[i]);
+        o->sink[i].fd = -1;
+        if (fr_sink_open(&o->sink[i], o->path[i], a->force, &o->err[i]) <
+            0) {
+            o->want[i] = false;
+            fr_sink_abort(&o->sink[i]);
+            return -1;
+        }
+        o->sink[i].durable = !a->no_sync;
+    }
+    return 0;
+}
+
+/* Give every file its length and put it in place; print the mapping. */
+static int outputs_commit(struct outputs *o, const struct ram_state *rs)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        if (o->want[i] &&
+            (fr_sink_skip_to(&o->sink[i], rs->blocks[i].length) < 0 ||
+             fr_sink_commit(&o->sink[i]) < 0)) {
+            o->want[i] = false;
+            return -1;
+        }
+        o->want[i] = false;     /* done: nothing to abort */
+    }
+    for (size_t i = 0; !fr_quiet && i < o->n; i++) {
+        if (o->path[i][0]) {
+            printf("%s\t%s\t%llu\n", o->name[i], rs->blocks[i].name,
+                   (unsigned long long)rs->blocks[i].length);
+        }
+    }
+    return 0;
+}
+
+/* Report the first output error, if any.  Returns the exit status, or -1
+ * when no output failed. */
+static int outputs_report(const struct outputs *o)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        if (o->err && fr_failed(&o->err[i])) {
+            return fr_report(&o->err[i], o->path[i]);
+        }
+    }
+    return -1;
+}
+
+static void outputs_close(struct outputs *o)
+{
+    for (size_t i = 0; o->want && i < o->n; i++) {
+        if (o->want[i]) {
+            fr_sink_abort(&o->sink[i]);
+        }
+    }
+    free(o->sink);
+    free(o->err);
+    free(o->name);
+    free(o->path);
+    free(o->want);
+}
+
+/* ---- classic streams: place the records as they come ---------------- */
+
+struct from_stream {
+    struct outputs out;
+    struct placer pl;
+    const struct extract_args *a;
+    struct savefile *sf;
+};
+
+static int stream_blocks(void *opaque, struct ram_state *rs)
+{
+    struct from_stream *x = opaque;
+
+    if (outputs_open(&x->out, x->a, rs, &x->sf->err) < 0 ||
+        placer_init(&x->pl, rs, &x->sf->err) < 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < rs->nblocks; i++) {
+        x->pl.sink[i] = x->out.want[i] ? &x->out.sink[i] : NULL;
+    }
+    return 0;
+}
+
+static int stream_record(void *opaque, struct ram_state *rs,
+                         const struct ram_record *rec)
+{
+    struct from_stream *x = opaque;
+    (void)rs;
+    return placer_record(&x->pl, rec);
+}
+
+static int extract_stream(struct savefile *sf, const struct extract_args *a)
+{
+    struct from_stream x = { .a = a, .sf = sf };
+    struct sf_summary sum;
+    const struct sf_visitor v = {
+        .ram = { .opaque = &x, .blocks = stream_blocks,
+                 .record = stream_record },
+    };
+    int ret = FR_EXIT_OK;
+
+    if (savefile_walk(sf, &sum, &v) < 0 || placer_flush(&x.pl) < 0 ||
+        (!sum.have_ram && fr_fail(&sf->err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
+                                  "the stream has no ram section") < 0) ||
+        outputs_commit(&x.out, &sum.ram) < 0) {
+        ret = outputs_report(&x.out);
+        if (ret < 0) {
+            ret = fr_report(&sf->err, a->path);
+        }
+    }
+    placer_free(&x.pl);
+    outputs_close(&x.out);
+    savefile_summary_free(&sum);
+    return ret;
+}
+
+/* ---- images: copy range by range ------------------------------------ */
+
+struct from_image {
+    struct pagesrc *ps;
+    struct outputs *out;
+    size_t block;
+    uint8_t **buf;              /* per worker */
+};
+
+/* Copy pages [FIRST, FIRST+COUNT) of the block, leaving zero pages out. */
+static int copy_range(void *ctx, int worker, uint64_t first, uint64_t count)
+{
+    struct from_image *x = ctx;
+    const struct ram_block *b = &pagesrc_ram(x->ps)->blocks[x->block];
+    struct fr_sink *k = &x->out->sink[x->block];
+    uint32_t psz = pagesrc_ram(x->ps)->page_size;
+    uint8_t *buf = x->buf[worker];
+    uint64_t end = first + count;
+
+    for (uint64_t p = fr_bitmap_next(&b->present, first, true); p < end;
+         p = fr_bitmap_next(&b->present, p, true)) {
+        uint64_t e = fr_bitmap_next(&b->present, p, false);
+        e = e < end ? e : end;
+        if (pagesrc_read(x->ps, x->block, p, e - p, buf) < 0) {
+            return -1;
+        }
+        /* keep present-but-zero pages sparse too */
+        for (uint64_t i = 0; i < e - p;) {
+            uint64_t j = i;
+            while (j < e - p && !fr_is_zero(buf + j * psz, psz)) {
+                j++;
+            }
+            if (j > i && fr_sink_pwrite(k, buf + i * psz, (j - i) * psz,
+                                        (p + i) * psz) < 0) {
+                return -1;
+            }
+            i = j + 1;
+        }
+        p = e;
+    }
+    return 0;
+}
+
+static int extract_image(struct savefile *sf, const struct extract_args *a)
+{
+    struct pagesrc ps;
+    struct outputs out = { 0 };
+    uint8_t *bufs[256] = { 0 };
+    struct from_image x = { .ps = &ps, .out = &out, .buf = bufs };
+    int ret = FR_EXIT_FAIL;
+
+    if (pagesrc_open(&ps, sf, NULL) < 0) {
+        ret = fr_report(&sf->err, a->path);
+        goto done;
+    }
+    const struct ram_state *rs = pagesrc_ram(&ps);
+    if (outputs_open(&out, a, rs, &sf->err) < 0) {
+        goto report;
+    }
+    for (int t = 0; t < a->threads; t++) {
+        bufs[t] = malloc((size_t)CHUNK_PAGES * rs->page_size);
+        if (!bufs[t]) {
+            fr_fail(&sf->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+            goto report;
+        }
+    }
+    for (x.block = 0; x.block < rs->nblocks; x.block++) {
+        const struct ram_block *b = &rs->blocks[x.block];
+        if (out.want[x.block] && !b->mr_no_data &&
+            fr_parallel(b->npages, CHUNK_PAGES, a->threads, copy_range,
+                        &x) < 0) {
+            goto report;
+        }
+    }
+    if (outputs_commit(&out, rs) == 0) {
+        ret = FR_EXIT_OK;
+        goto done;
+    }
+report:
+    ret = outputs_report(&out);
+    if (ret < 0) {
+        ret = fr_report(&sf->err, a->path);
+    }
+done:
+    for (int t = 0; t < a->threads; t++) {
+        free(bufs[t]);
+    }
+    outputs_close(&out);
+    pagesrc_close(&ps);
+    return ret;
 }
 
 static int run_extract(int argc, char **argv)
 {
     struct extract_args a = { 0 };
     struct savefile sf;
-    struct pagesrc ps;
-    uint8_t *buf = NULL;
-    char (*used)[300] = NULL;
-    int ret = FR_EXIT_FAIL;
+    struct sv_config cfg;
+    int ret;
 
-    memset(&ps, 0, sizeof(ps));
     argp_parse(&extract_argp, argc, argv, 0, NULL, &a);
-    if (savefile_open(&sf, a.path) < 0 || pagesrc_open(&ps, &sf, NULL) < 0) {
+    if (!a.threads) {
+        a.threads = fr_default_threads();
+    }
+    if (savefile_open(&sf, a.path) < 0 ||
+        savefile_peek_config(&sf, &cfg) < 0) {
         ret = fr_report(&sf.err, a.path);
-        goto out;
+    } else if (sv_has_cap(&cfg, "mapped-ram")) {
+        ret = extract_image(&sf, &a);
+    } else {
+        ret = extract_stream(&sf, &a);
     }
-    const struct ram_state *rs = pagesrc_ram(&ps);
-    for (size_t i = 0; i < a.nblocks; i++) {
-        if (ram_find_block(rs, a.blocks[i]) < 0) {
-            fprintf(stderr, "fixedram: %s: no ram block '%s'\n", a.path,
-                    a.blocks[i]);
-            goto out;
-        }
-    }
-    if (make_dirs(a.dir) < 0) {
-        fprintf(stderr, "fixedram: %s: cannot create directory: %s\n",
-                a.dir, strerror(errno));
-        goto out;
-    }
-    buf = malloc((size_t)CHUNK_PAGES * rs->page_size);
-    used = calloc(rs->nblocks ? rs->nblocks : 1, sizeof(*used));
-    if (!buf || !used) {
-        fprintf(stderr, "fixedram: out of memory\n");
-        goto out;
-    }
-    for (size_t i = 0; i < rs->nblocks; i++) {
-        const struct ram_block *b = &rs->blocks[i];
-        struct fr_sink k;
-        struct fr_err err = { 0 };
-        char path[4096];
-        bool want = a.nblocks == 0;
-
-        for (size_t j = 0; j < a.nblocks; j++) {
-            want |= strcmp(a.blocks[j], b->name) == 0;
-        }
-        safe_name(b->name, used, i, used[i], sizeof(used[i]));
-        if (!want) {
-            continue;
-        }
-        snprintf(path, sizeof(path), "%s/%s", a.dir, used[i]);
-        if (fr_sink_open(&k, path, a.force, &err) < 0 ||
-            write_block(&ps, i, &k, buf) < 0 || fr_sink_commit(&k) < 0) {
-            fr_sink_abort(&k);
-            ret = fr_failed(&sf.err) ? fr_report(&sf.err, a.path)
-                                     : fr_report(&err, path);
-            goto out;
-        }
-        if (!fr_quiet) {
-            printf("%s\t%s\t%llu\n", used[i], b->name,
-                   (unsigned long long)b->length);
-        }
-    }
-    ret = FR_EXIT_OK;
-out:
-    free(buf);
-    free(used);
-    pagesrc_close(&ps);
     savefile_close(&sf);
     return ret;
 }

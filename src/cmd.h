@@ -33,6 +33,9 @@ extern bool fr_quiet;
 /* Threads to use by default: the CPUs online, at most 8. */
 int fr_default_threads(void);
 
+/* --threads=ARG: 1 to 256, else a usage error. */
+int fr_parse_threads(struct argp_state *state, const char *arg);
+
 /*
  * Report ERR about input or output NAME once, on stderr, in the house
  * format, and return the exit status for it (FR_EXIT_FAIL, or

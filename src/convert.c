@@ -7,10 +7,9 @@
  * Only the ram section is rewritten:
  *
  *   stream -> image: the block list is laid out as QEMU lays it out; each
- *   page record is written at its fixed offset (runs of contiguous pages
- *   coalesced into one pwrite), the last copy of a page wins, XBZRLE deltas
- *   are applied to the page as already written, all-zero pages get a clear
- *   bit and a hole; the bitmaps are written at the end, as QEMU does.
+ *   page record is placed at its fixed offset (place.h: the last copy
+ *   wins, XBZRLE applied, zero pages get a clear bit and a hole); the
+ *   bitmaps are written at the end, as QEMU does.
  *
  *   image -> stream: the block list goes in START; all pages go in the
  *   first PART (or END), as PAGE records for non-zero pages and ZERO
@@ -25,11 +24,8 @@
 #include <sys/uio.h>
 
 #include "endian.h"
-#include "xbzrle.h"
+#include "place.h"
 #include "zero.h"
-
-/* Pages coalesced into one write / read. */
-#define RUN_PAGES 256
 
 /* image -> stream: bytes of pages read with one pread, written with one
  * writev. */
@@ -46,16 +42,12 @@ struct conv {
     bool libvirt_out;
     uint64_t in_size;           /* for progress; 0 if unknown */
     /* stream -> image */
-    struct fr_bitmap *bits;     /* per block: page has data in the output */
-    size_t nbits;
-    uint8_t *run;               /* pages waiting to be written */
-    size_t run_block;
-    uint64_t run_start, run_count;
-    uint8_t *page;
+    struct placer pl;
     /* image -> stream */
     bool pages_done;
     uint64_t pages_total, pages_seen;
     uint64_t chunk;             /* pages read and written at a time */
+    uint8_t *chunkbuf;          /* their data */
     uint8_t *hdr;               /* their record headers */
     size_t hlen;
     struct iovec *iov;          /* what the next writev writes */
@@ -139,117 +131,30 @@ static int s2i_blocks(void *opaque, struct ram_state *rs)
 {
     struct conv *c = opaque;
 
-    c->bits = calloc(rs->nblocks, sizeof(*c->bits));
-    if (!c->bits) {
-        return fr_fail(c->out->err, FR_E_NOMEM, FR_NO_OFFSET,
-                       "out of memory");
+    if (placer_init(&c->pl, rs, c->out->err) < 0) {
+        return -1;
     }
-    c->nbits = rs->nblocks;
+    c->pl.keep_stale = c->o->internal;
+    /* writing the list lays the blocks out */
+    if (ram_write_mapped_list(c->out, rs) < 0) {
+        return -1;
+    }
     for (size_t i = 0; i < rs->nblocks; i++) {
-        if (fr_bitmap_init(&c->bits[i], rs->blocks[i].npages) < 0) {
-            return fr_fail(c->out->err, FR_E_NOMEM, FR_NO_OFFSET,
-                           "out of memory");
-        }
+        c->pl.sink[i] = c->out;
+        c->pl.base[i] = rs->blocks[i].mr.pages_offset;
     }
-    return ram_write_mapped_list(c->out, rs);
-}
-
-static uint64_t page_offset(const struct ram_state *rs, size_t block,
-                            uint64_t page)
-{
-    return rs->blocks[block].mr.pages_offset + page * rs->page_size;
-}
-
-static int flush_run(struct conv *c)
-{
-    const struct ram_state *rs = &c->sum->ram;
-
-    if (!c->run_count) {
-        return 0;
-    }
-    if (fr_sink_pwrite(c->out, c->run, c->run_count * rs->page_size,
-                       page_offset(rs, c->run_block, c->run_start)) < 0) {
-        return -1;
-    }
-    c->run_count = 0;
     return 0;
-}
-
-/* The page's data is DATA (non-zero): queue it for writing. */
-static int s2i_store(struct conv *c, size_t block, uint64_t page,
-                     const uint8_t *data)
-{
-    uint32_t ps = c->sum->ram.page_size;
-
-    if (c->run_count && (block != c->run_block ||
-                         page != c->run_start + c->run_count ||
-                         c->run_count == RUN_PAGES)) {
-        if (flush_run(c) < 0) {
-            return -1;
-        }
-    }
-    if (!c->run_count) {
-        c->run_block = block;
-        c->run_start = page;
-    }
-    memcpy(c->run + c->run_count * ps, data, ps);
-    c->run_count++;
-    return fr_bitmap_set(&c->bits[block], page) < 0
-               ? fr_fail(c->out->err, FR_E_NOMEM, FR_NO_OFFSET,
-                         "out of memory")
-               : 0;
-}
-
-/* The page is zero now: clear its bit, and drop data written before. */
-static int s2i_zero(struct conv *c, size_t block, uint64_t page)
-{
-    uint32_t ps = c->sum->ram.page_size;
-
-    if (!fr_bitmap_test(&c->bits[block], page)) {
-        return 0;
-    }
-    if (flush_run(c) < 0) {
-        return -1;
-    }
-    fr_bitmap_clear(&c->bits[block], page);
-    if (c->o->internal) {
-        return 0;       /* a clear bit is enough for our own reading */
-    }
-    return fr_sink_punch(c->out, page_offset(&c->sum->ram, block, page), ps);
 }
 
 static int s2i_record(void *opaque, struct ram_state *rs,
                       const struct ram_record *rec)
 {
     struct conv *c = opaque;
-    uint32_t ps = rs->page_size;
-    const uint8_t *data = rec->data;
 
     if ((rs->n_page + rs->n_zero + rs->n_xbzrle) % 4096 == 0) {
         progress_input(c);
     }
-    if (rec->kind == RAM_XBZRLE) {
-        /* the delta applies to the page as the destination has it now */
-        size_t bad;
-        const char *why;
-        if (flush_run(c) < 0) {
-            return -1;
-        }
-        if (fr_bitmap_test(&c->bits[rec->block], rec->page)) {
-            if (fr_sink_pread(c->out, c->page, ps,
-                                 page_offset(rs, rec->block, rec->page)) < 0) {
-                return -1;
-            }
-        } else {
-            memset(c->page, 0, ps);
-        }
-        xbzrle_decode(rec->data, rec->len, c->page, ps, &bad, &why);
-        data = c->page;
-    }
-    if (rec->kind == RAM_ZERO || fr_is_zero(data, ps)) {
-        return s2i_zero(c, rec->block, rec->page);
-    }
-    return s2i_store(c, rec->block, rec->page, data);
+    return placer_record(&c->pl, rec);
 }
 
 static int s2i_token_end(void *opaque, const struct sv_token *t, bool is_ram)
@@ -283,14 +188,7 @@ int convert_stream_to_image(struct savefile *in, struct fr_sink *out,
                 "a pipe");
         return -1;
     }
-    /* aligned for --bypass-cache (O_DIRECT) */
-    c.run = aligned_alloc(4096, (size_t)RUN_PAGES * 65536);
-    c.page = malloc(65536);
-    if (!c.run || !c.page) {
-        fr_fail(out->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
-        goto out;
-    }
-    if (savefile_walk(in, &sum, &v) < 0 || flush_run(&c) < 0) {
+    if (savefile_walk(in, &sum, &v) < 0 || placer_flush(&c.pl) < 0) {
         goto out;
     }
     if (!sum.have_ram) {
@@ -298,8 +196,9 @@ int convert_stream_to_image(struct savefile *in, struct fr_sink *out,
                 "the stream has no ram section");
         goto out;
     }
-    for (size_t i = 0; i < c.nbits; i++) {
-        if (mapped_ram_write_bitmap(out, &sum.ram.blocks[i], &c.bits[i]) < 0) {
+    for (size_t i = 0; i < c.pl.nblocks; i++) {
+        if (mapped_ram_write_bitmap(out, &sum.ram.blocks[i], &c.pl.bits[i]) <
+            0) {
             goto out;
         }
     }
@@ -308,12 +207,7 @@ int convert_stream_to_image(struct savefile *in, struct fr_sink *out,
     }
     ret = 0;
 out:
-    for (size_t i = 0; i < c.nbits; i++) {
-        fr_bitmap_free(&c.bits[i]);
-    }
-    free(c.bits);
-    free(c.run);
-    free(c.page);
+    placer_free(&c.pl);
     savefile_summary_free(&sum);
     return ret;
 }
@@ -362,10 +256,10 @@ static int i2s_blocks(void *opaque, struct ram_state *rs)
     /* a page header is 8 bytes, a ZERO record 9; a page and its header
      * take two iovecs, plus one for what precedes them */
     c->chunk = CHUNK_BYTES / rs->page_size;
-    c->run = aligned_alloc(4096, CHUNK_BYTES);     /* for O_DIRECT */
+    c->chunkbuf = aligned_alloc(4096, CHUNK_BYTES);     /* for O_DIRECT */
     c->hdr = malloc(c->chunk * 9);
     c->iov = malloc((2 * c->chunk + 1) * sizeof(*c->iov));
-    if (!c->run || !c->hdr || !c->iov) {
+    if (!c->chunkbuf || !c->hdr || !c->iov) {
         return fr_fail(c->out->err, FR_E_NOMEM, FR_NO_OFFSET,
                        "out of memory");
     }
@@ -397,7 +291,7 @@ static int iov_flush(struct conv *c)
 }
 
 /*
- * Read the pages of [FROM, TO) of block B whose bit is set into c->run
+ * Read the pages of [FROM, TO) of block B whose bit is set into c->chunkbuf
  * (page FROM first).  Runs of set bits with short gaps between them are
  * read with one pread: reading a few unneeded pages costs less than a
  * system call more.
@@ -417,7 +311,7 @@ static int read_present(struct conv *c, const struct ram_block *b,
             next = e < to ? fr_bitmap_next(bm, e, true) : to;
         }
         e = e < to ? e : to;
-        if (fr_src_pread(&c->in->file, c->run + (p - from) * ps,
+        if (fr_src_pread(&c->in->file, c->chunkbuf + (p - from) * ps,
                          (size_t)((e - p) * ps),
                          b->mr.pages_offset + p * ps, "pages") < 0) {
             return -1;
@@ -442,7 +336,7 @@ static int emit_chunk(struct conv *c, const struct ram_block *b,
         return -1;
     }
     for (uint64_t p = from; p < to; p++) {
-        const uint8_t *pg = c->run + (p - from) * ps;
+        const uint8_t *pg = c->chunkbuf + (p - from) * ps;
         bool data = fr_bitmap_test(&b->present, p) && !fr_is_zero(pg, ps);
         unsigned flags = data ? RAM_FLAG_PAGE : RAM_FLAG_ZERO;
         uint8_t *h = c->hdr + c->hlen;
@@ -559,7 +453,7 @@ int convert_image_to_stream(struct savefile *in, struct fr_sink *out,
     }
     ret = 0;
 out:
-    free(c.run);
+    free(c.chunkbuf);
     free(c.hdr);
     free(c.iov);
     savefile_summary_free(&sum);

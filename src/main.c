@@ -95,6 +95,18 @@ int fr_default_threads(void)
     return n < 1 ? 1 : n > 8 ? 8 : (int)n;
 }
 
+int fr_parse_threads(struct argp_state *state, const char *arg)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+
+    if (*arg == '\0' || *end != '\0' || v < 1 || v > 256) {
+        argp_error(state, "invalid thread count '%s' (1 to 256)", arg);
+        return 1;
+    }
+    return (int)v;
+}
+
 int fr_report(const struct fr_err *err, const char *name)
 {
     fr_err_print(err, name);

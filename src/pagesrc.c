@@ -41,27 +41,6 @@ static int spool(struct fr_sink *k, struct savefile *sf)
     return p ? 0 : -1;
 }
 
-char *fr_temp_path(void)
-{
-    const char *dir = getenv("TMPDIR");
-    char *path;
-    int fd;
-
-    if (!dir || !*dir) {
-        dir = "/var/tmp";
-    }
-    if (asprintf(&path, "%s/fixedram-XXXXXX", dir) < 0) {
-        return NULL;
-    }
-    fd = mkstemp(path);
-    if (fd < 0) {
-        free(path);
-        return NULL;
-    }
-    close(fd);
-    return path;
-}
-
 /* Turn the rest of SF into a temporary mapped-ram image and open that. */
 static int materialize(struct pagesrc *ps, bool mapped)
 {
@@ -69,15 +48,9 @@ static int materialize(struct pagesrc *ps, bool mapped)
     struct fr_sink out;
     struct fr_err out_err = { 0 };
     struct convert_opts o = { .no_container = true, .internal = true };
-    char *path = fr_temp_path();
     int ret;
 
-    if (!path) {
-        return fr_fail_sys(&sf->err, errno, FR_NO_OFFSET,
-                           "cannot create a temporary file in $TMPDIR");
-    }
-    ret = fr_sink_open(&out, path, true, &out_err);
-    out.durable = false;        /* unlinked as soon as it is opened */
+    ret = fr_sink_open_scratch(&out, &out_err);
     if (ret == 0) {
         if (mapped) {
             /* an image through a pipe: keep its bytes, holes and all */
@@ -91,19 +64,18 @@ static int materialize(struct pagesrc *ps, bool mapped)
     } else {
         fr_sink_abort(&out);
     }
-    if (ret < 0 && !fr_failed(&sf->err)) {
-        sf->err = out_err;
-    }
-    if (ret == 0) {
-        ret = savefile_open(&ps->tmp, path);
-        if (ret < 0) {
-            sf->err = ps->tmp.err;
+    if (ret < 0) {
+        if (!fr_failed(&sf->err)) {
+            sf->err = out_err;
         }
-        ps->materialized = true;
+        return -1;
     }
-    unlink(path);       /* the open descriptor keeps it until we close */
-    free(path);
-    return ret;
+    ps->materialized = true;
+    if (savefile_open_fd(&ps->tmp, out.fd, "temporary image") < 0) {
+        sf->err = ps->tmp.err;
+        return -1;
+    }
+    return 0;
 }
 
 int pagesrc_open(struct pagesrc *ps, struct savefile *sf,

@@ -39,10 +39,6 @@ int pagesrc_read(struct pagesrc *ps, size_t block, uint64_t first,
 
 void pagesrc_close(struct pagesrc *ps);
 
-/* A new empty file in $TMPDIR (default /var/tmp), malloc'd path, or NULL
- * with errno set. */
-char *fr_temp_path(void);
-
 /* The block list and page size. */
 static inline const struct ram_state *pagesrc_ram(const struct pagesrc *ps)
 {

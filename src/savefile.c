@@ -74,11 +74,10 @@ static int skip_leading_zeros(struct savefile *sf)
     return fr_src_failed(s) ? -1 : 0;
 }
 
+static int open_common(struct savefile *sf);
+
 int savefile_open(struct savefile *sf, const char *path)
 {
-    const uint8_t *p;
-    size_t n;
-
     memset(sf, 0, sizeof(*sf));
     sf->name = path;
     sf->fd = -1;
@@ -92,6 +91,23 @@ int savefile_open(struct savefile *sf, const char *path)
         }
         sf->own_fd = true;
     }
+    return open_common(sf);
+}
+
+int savefile_open_fd(struct savefile *sf, int fd, const char *name)
+{
+    memset(sf, 0, sizeof(*sf));
+    sf->name = name;
+    sf->fd = fd;
+    sf->own_fd = true;
+    return open_common(sf);
+}
+
+static int open_common(struct savefile *sf)
+{
+    const uint8_t *p;
+    size_t n;
+
     if (fstat(sf->fd, &sf->st) < 0) {
         return fr_fail_sys(&sf->err, errno, FR_NO_OFFSET, "cannot stat");
     }

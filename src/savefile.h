@@ -91,6 +91,10 @@ struct sf_summary {
 int savefile_open(struct savefile *sf, const char *path);
 void savefile_close(struct savefile *sf);
 
+/* The same for FD, which SF then owns (closes); NAME names it in
+ * messages. */
+int savefile_open_fd(struct savefile *sf, int fd, const char *name);
+
 /*
  * Without consuming anything, read the configuration at the start of the
  * stream into CFG (capabilities: sv_has_cap).  An unreadable one reads as

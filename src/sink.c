@@ -116,6 +116,55 @@ int fr_sink_open(struct fr_sink *k, const char *path, bool force,
     return 0;
 }
 
+int fr_sink_open_fd(struct fr_sink *k, int fd, const char *name,
+                    struct fr_err *err)
+{
+    memset(k, 0, sizeof(*k));
+    k->name = name;
+    k->err = err;
+    k->fd = fd;
+    k->cap = SINK_BUFSIZE;
+    k->buf = malloc(k->cap);
+    return k->buf ? 0 : fr_fail(err, FR_E_NOMEM, FR_NO_OFFSET,
+                                "out of memory");
+}
+
+int fr_sink_open_scratch(struct fr_sink *k, struct fr_err *err)
+{
+    const char *dir = getenv("TMPDIR");
+    char *path;
+
+    memset(k, 0, sizeof(*k));
+    k->name = "temporary file";
+    k->err = err;
+    k->cap = SINK_BUFSIZE;
+    k->buf = malloc(k->cap);
+    if (!dir || !*dir) {
+        dir = "/var/tmp";
+    }
+    if (!k->buf || asprintf(&path, "%s/fixedram-XXXXXX", dir) < 0) {
+        return fr_fail(err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+    }
+    /* never linked where O_TMPFILE works; else unlinked at once, so that
+     * nothing is left behind whatever happens */
+    k->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (k->fd < 0) {
+        k->fd = mkostemp(path, O_CLOEXEC);
+        if (k->fd >= 0) {
+            unlink(path);
+        }
+    }
+    free(path);
+    if (k->fd < 0) {
+        return fr_fail_sys(err, errno, FR_NO_OFFSET,
+                           "cannot create a temporary file in %s "
+                           "($TMPDIR)", dir);
+    }
+    k->is_file = k->seekable = k->scratch = true;
+    k->wb_from = UINT64_MAX;
+    return 0;
+}
+
 /* ---- background writeback ------------------------------------------------
  *
  * The kernel would start writing dirty pages only past its background
@@ -250,16 +299,22 @@ static int write_all(struct fr_sink *k, const uint8_t *p, size_t n,
             continue;
         }
         if (w < 0) {
-            return fr_fail_sys(k->err, errno, FR_NO_OFFSET,
-                               "write failed at output offset 0x%llx",
-                               (unsigned long long)(start + done));
+            int e = errno;
+            pthread_mutex_lock(&k->lock);
+            fr_fail_sys(k->err, e, FR_NO_OFFSET,
+                        "write failed at output offset 0x%llx",
+                        (unsigned long long)(start + done));
+            pthread_mutex_unlock(&k->lock);
+            return -1;
         }
         done += (size_t)w;
     }
+    pthread_mutex_lock(&k->lock);       /* positioned writers may be many */
     if (off >= 0 && start + n > k->high) {
         k->high = start + n;
     }
     writeback_note(k, start, n);
+    pthread_mutex_unlock(&k->lock);
     return 0;
 }
 
@@ -526,10 +581,11 @@ int fr_sink_start_zstd(struct fr_sink *k, int level, int threads)
     }
     ZSTD_CCtx_setParameter(k->zstd, ZSTD_c_compressionLevel, level);
     ZSTD_CCtx_setParameter(k->zstd, ZSTD_c_checksumFlag, 1);
-    if (threads > 1) {
-        /* ignored (error) where libzstd was built without threads */
-        ZSTD_CCtx_setParameter(k->zstd, ZSTD_c_nbWorkers, threads);
-    }
+    /* Even for 1: the output of zstd's threaded mode is the same for any
+     * number of workers, but differs from its single-threaded mode.  (An
+     * error where libzstd was built without threads: then it is always
+     * single-threaded.) */
+    ZSTD_CCtx_setParameter(k->zstd, ZSTD_c_nbWorkers, threads);
     if (k->is_file) {
         /* compressed output is written sequentially from here on */
         if (lseek(k->fd, (off_t)k->pos, SEEK_SET) < 0) {
@@ -563,6 +619,17 @@ int fr_sink_commit(struct fr_sink *k)
     }
     writeback_stop(k);
     direct_end(k);
+    if (k->scratch) {
+        end = k->pos > k->high ? k->pos : k->high;
+        if (ftruncate(k->fd, (off_t)end) < 0) {
+            fr_fail_sys(k->err, errno, FR_NO_OFFSET, "cannot finish the "
+                        "temporary file");
+            fr_sink_abort(k);
+            return -1;
+        }
+        release(k);
+        return 0;
+    }
     if (!was_file) {
         release(k);
         if (k->fd > 2) {

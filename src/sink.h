@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -34,6 +35,7 @@ struct fr_sink {
     bool durable;               /* fsync before the rename (default);
                                  * false for temporary files */
     bool seekable;              /* regular file: pwrite works */
+    bool scratch;               /* unlinked temporary: no rename */
     char *final_path;
     char *tmp_path;
     uint8_t *buf;
@@ -49,6 +51,8 @@ struct fr_sink {
     struct fr_writeback *wb;    /* background writeback thread, or NULL */
     uint64_t wb_from;           /* lowest offset written since it was */
     uint64_t wb_bytes;          /* woken, and bytes written since then */
+    pthread_mutex_t lock;       /* fr_sink_pwrite from several threads:
+                                 * all zero bytes is unlocked (glibc) */
 };
 
 /*
@@ -57,6 +61,18 @@ struct fr_sink {
  */
 int fr_sink_open(struct fr_sink *k, const char *path, bool force,
                  struct fr_err *err);
+
+/*
+ * Open an unlinked scratch file in $TMPDIR (default /var/tmp), for data a
+ * command reads back itself.  Nothing is renamed and nothing is synced:
+ * fr_sink_commit only flushes it and hands over K->fd, which the caller
+ * then owns.  Returns 0, or -1 with ERR set.
+ */
+int fr_sink_open_scratch(struct fr_sink *k, struct fr_err *err);
+
+/* Write sequentially to FD (a pipe), which K then owns (closes). */
+int fr_sink_open_fd(struct fr_sink *k, int fd, const char *name,
+                    struct fr_err *err);
 
 /* Append N bytes at the sequential position. */
 int fr_sink_write(struct fr_sink *k, const void *p, size_t n);
@@ -78,7 +94,8 @@ static inline uint64_t fr_sink_tell(const struct fr_sink *k)
 int fr_sink_skip_to(struct fr_sink *k, uint64_t off);
 
 /* Write N bytes at offset OFF (regular files only, even compressed:
- * for headers rewritten at the end). */
+ * for headers rewritten at the end).  Several threads may do this at
+ * once, without --bypass-cache. */
 int fr_sink_pwrite(struct fr_sink *k, const void *p, size_t n, uint64_t off);
 
 /*
@@ -99,9 +116,10 @@ int fr_sink_punch(struct fr_sink *k, uint64_t off, uint64_t len);
 int fr_sink_start_zstd(struct fr_sink *k, int level, int threads);
 
 /*
- * Finish: end the zstd frame, flush, set the file size, fsync, and rename
- * the temporary file over the target.  Returns 0, or -1 (the temporary
- * file is then removed).
+ * Finish: end the zstd frame, flush, set the file size, fsync (unless
+ * !durable), and rename the temporary file over the target (a scratch
+ * file stays open).  Returns 0, or -1 (the temporary file is then
+ * removed).
  */
 int fr_sink_commit(struct fr_sink *k);
 

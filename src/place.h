@@ -1,0 +1,47 @@
+/*
+ * Placing classic page records at fixed offsets: the engine behind
+ * stream-to-image and extract.  Each record lands at BASE[block] + page *
+ * page_size in SINK[block] (blocks without a sink are skipped); runs of
+ * contiguous pages go out in one pwrite; the last copy of a page wins;
+ * XBZRLE deltas apply to the page as already written (read back); a page
+ * that becomes zero loses its data (a hole).  One bit per page says what
+ * holds data.
+ */
+#ifndef FR_PLACE_H
+#define FR_PLACE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bitmap.h"
+#include "ram.h"
+#include "sink.h"
+
+struct placer {
+    uint32_t page_size;
+    size_t nblocks;
+    struct fr_sink **sink;      /* per block, or NULL: skip its records */
+    uint64_t *base;             /* per block: offset of page 0 */
+    struct fr_bitmap *bits;     /* per block: the page holds data */
+    bool keep_stale;            /* a clear bit is enough: punch nothing */
+    uint8_t *run;               /* pages waiting to be written */
+    size_t run_block;
+    uint64_t run_start, run_count;
+    uint8_t *page;
+    struct fr_err *err;         /* for out-of-memory */
+};
+
+/* Set up PL for the blocks of RS; the caller then fills SINK and BASE.
+ * Returns 0, or -1 with ERR set. */
+int placer_init(struct placer *pl, const struct ram_state *rs,
+                struct fr_err *err);
+
+/* Place one record.  Returns 0, or -1 (error in the sink's err, or ERR). */
+int placer_record(struct placer *pl, const struct ram_record *rec);
+
+/* Write what is still queued. */
+int placer_flush(struct placer *pl);
+
+void placer_free(struct placer *pl);
+
+#endif
