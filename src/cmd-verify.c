@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "digest.h"
 #include "exit.h"
 #include "output.h"
+#include "parallel.h"
 #include "savefile.h"
 #include "zero.h"
 
@@ -45,7 +47,7 @@ struct verify {
     bool notmig;
 };
 
-enum { OPT_OUTPUT = 0x100, OPT_CHECKSUMS, OPT_DEEP };
+enum { OPT_OUTPUT = 0x100, OPT_CHECKSUMS, OPT_DEEP, OPT_THREADS };
 
 static const struct argp_option options[] = {
     { "deep", OPT_DEEP, NULL, 0,
@@ -56,6 +58,10 @@ static const struct argp_option options[] = {
       0 },
     { "output", OPT_OUTPUT, "FORMAT", 0,
       "Output format: human (default) or json", 0 },
+    { "threads", OPT_THREADS, "N", 0,
+      "Read pages (--deep) and hash them (--checksums) with N threads "
+      "(default: the number of CPUs, at most 8); the result is the same "
+      "for any N", 0 },
     { 0 }
 };
 
@@ -69,6 +75,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         return 0;
     case OPT_CHECKSUMS:
         v->checksums = arg;
+        return 0;
+    case OPT_THREADS:
+        v->threads = fr_parse_threads(state, arg);
         return 0;
     case OPT_OUTPUT:
         if (fr_output_parse(arg, &v->output) < 0) {
@@ -434,43 +443,77 @@ static int capture_vmdesc(void *opaque, const uint8_t *json, uint64_t len)
     return 0;
 }
 
-/* --deep for images: read every present page. */
+/* --deep for images: read every present page, by page ranges. */
+struct deep {
+    struct savefile *sf;
+    const struct ram_block *b;
+    uint32_t page_size;
+    uint8_t **buf;              /* per worker, DEEP_PAGES pages */
+    pthread_mutex_t lock;
+    struct fr_err err;          /* the failure at the lowest offset */
+};
+
+#define DEEP_PAGES 256
+
+static int deep_piece(void *ctx, int worker, uint64_t first, uint64_t count)
+{
+    struct deep *d = ctx;
+    const struct ram_block *b = d->b;
+    uint64_t end = first + count;
+
+    for (uint64_t p = fr_bitmap_next(&b->present, first, true); p < end;
+         p = fr_bitmap_next(&b->present, p, true)) {
+        uint64_t e = fr_bitmap_next(&b->present, p, false);
+        struct fr_err err = { 0 };
+        e = e < end ? e : end;
+        if (fr_src_pread_to(&d->sf->file, d->buf[worker],
+                            (e - p) * d->page_size,
+                            b->mr.pages_offset + p * d->page_size,
+                            "ram pages", &err) < 0) {
+            /* pieces are taken in order: the lowest offset wins, as with
+             * one thread */
+            pthread_mutex_lock(&d->lock);
+            if (!fr_failed(&d->err) || err.offset < d->err.offset) {
+                d->err = err;
+            }
+            pthread_mutex_unlock(&d->lock);
+            return -1;
+        }
+        p = e;
+    }
+    return 0;
+}
+
 static void deep_read(struct verify *v, struct savefile *sf,
                       const struct sf_summary *sum)
 {
     const struct ram_state *rs = &sum->ram;
-    uint8_t *buf = malloc(1u << 20);
-    uint64_t chunk = (1u << 20) / rs->page_size;
+    uint8_t *bufs[256] = { 0 };
+    struct deep d = { .sf = sf, .page_size = rs->page_size, .buf = bufs };
 
-    if (!buf || sf->src != &sf->file) {
-        free(buf);
+    if (sf->src != &sf->file) {
         return;
     }
-    for (size_t i = 0; i < rs->nblocks; i++) {
-        const struct ram_block *b = &rs->blocks[i];
-        for (uint64_t p = b->mr_no_data ? b->npages
-                                        : fr_bitmap_next(&b->present, 0, 1);
-             p < b->npages; p = fr_bitmap_next(&b->present, p, true)) {
-            uint64_t e = fr_bitmap_next(&b->present, p, false);
-            for (; p < e; p += chunk) {
-                uint64_t n = e - p < chunk ? e - p : chunk;
-                struct fr_err err = { 0 };
-                struct fr_err *saved = sf->file.err;
-                sf->file.err = &err;
-                fr_src_pread(&sf->file, buf, n * rs->page_size,
-                             b->mr.pages_offset + p * rs->page_size,
-                             "ram pages");
-                sf->file.err = saved;
-                if (fr_failed(&err)) {
-                    reader_failed(v, &err);
-                    free(buf);
-                    return;
-                }
-            }
-            p = e;
+    pthread_mutex_init(&d.lock, NULL);
+    for (int t = 0; t < v->threads; t++) {
+        bufs[t] = malloc((size_t)DEEP_PAGES * rs->page_size);
+        if (!bufs[t]) {
+            fr_fail(&d.err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
         }
     }
-    free(buf);
+    for (size_t i = 0; i < rs->nblocks && !fr_failed(&d.err); i++) {
+        d.b = &rs->blocks[i];
+        if (!d.b->mr_no_data) {
+            fr_parallel(d.b->npages, DEEP_PAGES, v->threads, deep_piece, &d);
+        }
+    }
+    if (fr_failed(&d.err)) {
+        reader_failed(v, &d.err);
+    }
+    for (int t = 0; t < v->threads; t++) {
+        free(bufs[t]);
+    }
+    pthread_mutex_destroy(&d.lock);
 }
 
 /* ORIG is the walk of the file itself: its offsets go in the findings
@@ -646,7 +689,9 @@ static int run_verify(int argc, char **argv)
     int status;
 
     argp_parse(&verify_argp, argc, argv, 0, NULL, &v);
-    v.threads = fr_default_threads();
+    if (!v.threads) {
+        v.threads = fr_default_threads();
+    }
     v.f = calloc(MAX_FINDINGS, sizeof(*v.f));
     if (!v.f) {
         fprintf(stderr, "fixedram: out of memory\n");

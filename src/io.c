@@ -518,17 +518,14 @@ void fr_src_bypass_cache(struct fr_src *s, const char *path)
     s->direct = s->dfd >= 0;
 }
 
-int fr_src_pread(struct fr_src *s, void *dst, size_t n, uint64_t off,
-                 const char *what)
+int fr_src_pread_to(struct fr_src *s, void *dst, size_t n, uint64_t off,
+                    const char *what, struct fr_err *err)
 {
     uint8_t *d = dst;
     size_t done = 0;
 
-    if (fr_src_failed(s)) {
-        return -1;
-    }
     if (!s->seekable || s->fd < 0) {
-        return fr_fail(s->err, FR_E_UNSUPPORTED, off,
+        return fr_fail(err, FR_E_UNSUPPORTED, off,
                        "%s: positioned read on an input that is not "
                        "seekable", what);
     }
@@ -548,17 +545,26 @@ int fr_src_pread(struct fr_src *s, void *dst, size_t n, uint64_t off,
             continue;
         }
         if (r < 0) {
-            return fr_fail_sys(s->err, errno, off + done,
+            return fr_fail_sys(err, errno, off + done,
                                "reading %s failed", what);
         }
         if (r == 0) {
-            return fr_fail(s->err, FR_E_TRUNCATED, off + done,
+            return fr_fail(err, FR_E_TRUNCATED, off + done,
                            "truncated %s: file ends after %zu of %zu "
                            "bytes", what, done, n);
         }
         done += (size_t)r;
     }
     return 0;
+}
+
+int fr_src_pread(struct fr_src *s, void *dst, size_t n, uint64_t off,
+                 const char *what)
+{
+    if (fr_src_failed(s)) {
+        return -1;
+    }
+    return fr_src_pread_to(s, dst, n, off, what, s->err);
 }
 
 bool fr_src_at_end(struct fr_src *s)

@@ -115,6 +115,11 @@ int fr_src_seek(struct fr_src *s, uint64_t off, const char *what);
 int fr_src_pread(struct fr_src *s, void *dst, size_t n, uint64_t off,
                  const char *what);
 
+/* The same, with failures in ERR, not in S: for several threads at once
+ * (S's own error is not looked at). */
+int fr_src_pread_to(struct fr_src *s, void *dst, size_t n, uint64_t off,
+                    const char *what, struct fr_err *err);
+
 /*
  * From now on, let fr_src_pread of whole 4096-byte blocks at 4096-aligned
  * offsets into 4096-aligned memory bypass the page cache (O_DIRECT),

@@ -89,3 +89,17 @@ same_ram live.ram bc.stream
 # The image is sparse: zero pages are holes.
 json_get zero.out.json 'd["allocated_size"] < 2 * 1024 * 1024' > sp.txt
 assert_eq "$(cat sp.txt)" True "an all-zero guest converts to a sparse image"
+
+# --no-sync skips only the fsync: the same bytes, in place at the end
+$MKSTREAM --seed=21 --resend=50 --blocks=pc.ram:2M ns.bin
+$FIXEDRAM convert stream-to-image ns.bin ns1.img
+$FIXEDRAM convert --no-sync stream-to-image ns.bin ns2.img
+cmp ns1.img ns2.img || fail "--no-sync image differs"
+$FIXEDRAM -q compact --no-sync ns.bin ns.c
+$FIXEDRAM -q compact ns.bin ns.c2
+cmp ns.c ns.c2 || fail "--no-sync compact differs"
+$FIXEDRAM extract --no-sync -o nsx ns.bin > /dev/null
+$FIXEDRAM extract -o nsx2 ns.bin > /dev/null
+cmp nsx/pc.ram nsx2/pc.ram || fail "--no-sync extract differs"
+[ -z "$(ls -A . | grep fixedram-tmp)" ] || fail "temporary file left"
+expect_code 64 $FIXEDRAM compact --in-place --no-sync ns1.img
