@@ -2,8 +2,8 @@
  * fixedram compact: drop what a restore never uses.
  *
  * A classic stream keeps only the last copy of each page (XBZRLE resolved,
- * ZERO records where QEMU sends them): it goes through a temporary
- * mapped-ram image and comes back as a stream.  A mapped-ram image loses
+ * ZERO records where QEMU sends them): read twice (compact.h), or from a
+ * pipe through a temporary mapped-ram image and back.  A mapped-ram image loses
  * the data under cleared bitmap bits and its all-zero pages: it goes
  * through a stream (a pipe between two threads, or with --threads=1 a
  * temporary file) and comes back as an image; or with --in-place, the new
@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "compact.h"
 #include "convert.h"
 #include "exit.h"
 #include "output.h"
@@ -211,6 +212,13 @@ static void report_sizes(const char *what, const struct stat *a,
     char s1[32], s2[32], s3[32], s4[32], s5[32];
     int64_t saved = ((int64_t)a->st_blocks - (int64_t)b->st_blocks) * 512;
 
+    if (!S_ISREG(a->st_mode)) {         /* read from a pipe */
+        printf("%s: %s, allocated %s\n", what,
+               fr_human_size((uint64_t)b->st_size, s2, sizeof(s2)),
+               fr_human_size((uint64_t)b->st_blocks * 512, s4, sizeof(s4)));
+        return;
+    }
+
     printf("%s: %s -> %s, allocated %s -> %s: %s%s saved\n", what,
            fr_human_size((uint64_t)a->st_size, s1, sizeof(s1)),
            fr_human_size((uint64_t)b->st_size, s2, sizeof(s2)),
@@ -256,11 +264,17 @@ static int compact_copy(struct compact_args *a)
     struct sv_config cfg;
     ret = savefile_peek_config(&in, &cfg);
     mapped = sv_has_cap(&cfg, "mapped-ram");
+    if (ret == 0 && !mapped && strcmp(a->input, "-") != 0) {
+        /* two passes over the file, no temporary image */
+        ret = compact_stream(&in, a->input, &out, &o);
+        goto done;
+    }
     if (ret == 0 && sv_has_cap(&cfg, "x-ignore-shared")) {
-        /* its shared blocks have no pages; through an image they would
-         * come back as ZERO records */
+        /* through an image, the pages of its shared blocks would come
+         * back as ZERO records */
         ret = fr_fail(&in.err, FR_E_UNSUPPORTED, in.stream_offset,
-                      "compacting x-ignore-shared streams is not supported");
+                      "compacting x-ignore-shared %s is not supported",
+                      mapped ? "images" : "streams from a pipe");
     }
     if (ret == 0 && mapped && a->threads > 1) {
         ret = through_pipe(&in, &tmp, &prod, &thread, &o);
@@ -285,6 +299,7 @@ static int compact_copy(struct compact_args *a)
     if (ret < 0 && fr_failed(&tmp.err) && !fr_failed(&in.err)) {
         in.err = tmp.err;
     }
+done:
     if (ret == 0 && (ret = fr_sink_commit(&out)) == 0) {
         fr_progress_done(&prog);
         if (!a->quiet && !fr_quiet && stat(a->output, &st_out) == 0) {

@@ -55,3 +55,18 @@ expect_code 64 $FIXEDRAM compact s.bin
 expect_code 64 $FIXEDRAM compact --in-place ip.img out.img
 expect_code 1 $FIXEDRAM compact s.bin c1.bin 2> e2
 assert_grep "output exists" e2
+
+# x-ignore-shared: read twice, the ignored block keeps no pages
+$MKSTREAM --seed=8 --resend=300 --caps=x-ignore-shared --ignored=shared \
+    --blocks=pc.ram:4M,shared:4M ign.bin
+$FIXEDRAM -q compact ign.bin ign.c
+$FIXEDRAM checksum ign.bin > ign.sum
+$FIXEDRAM checksum ign.c | cmp - ign.sum || fail "x-ignore-shared content"
+$FIXEDRAM inspect --output=json ign.c > ign.json
+assert_eq "$(json_get ign.json '[(b["name"], b["present"], b["zero"]) for b in d["ramblocks"] if b["name"] == "shared"]')" \
+    "[('shared', 0, 0)]" "shared block without pages"
+assert_eq "$(json_get ign.json 'd["records"]["resent"]')" 0 \
+    "no resent pages left"
+# from a pipe it goes through an image: the same guest RAM
+cat s.bin | $FIXEDRAM -q compact - piped.c
+$FIXEDRAM diff s.bin piped.c > /dev/null || fail "compact from a pipe"

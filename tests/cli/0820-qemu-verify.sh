@@ -422,6 +422,13 @@ set -e
 [ $got -eq 0 ] || { cat ign.diff >&2; bad "diff ign.bin ign.bin exited $got, expected 0"; }
 $FIXEDRAM extract -o ign.x --block=pc.bios ign.bin > ign.x.out 2>&1 ||
     { cat ign.x.out >&2; bad "extract --block=pc.bios ign.bin failed"; }
+# compact reads it twice, no image: the shared blocks stay without pages
+$FIXEDRAM -q compact ign.bin ign.cmp || bad "compact ign.bin failed"
+$FIXEDRAM checksum ign.cmp | cmp -s - ign.bin.sum ||
+    bad "compact of ign.bin: checksums differ"
+$FIXEDRAM inspect ign.bin | sed -n '/RAM BLOCK/,/^$/p' > ign.blocks
+$FIXEDRAM inspect ign.cmp | sed -n '/RAM BLOCK/,/^$/p' > ign.cmp.blocks
+cmp -s ign.blocks ign.cmp.blocks || bad "compact of ign.bin: pages differ"
 
 # Another save: its differing blocks are corruption, each named at its own
 # offset in the file checked (the counted name in its START block list).

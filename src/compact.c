@@ -1,0 +1,324 @@
+/*
+ * Compacting a classic stream in two passes: see compact.h.
+ */
+#include "config.h"
+
+#include "compact.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "place.h"
+#include "zero.h"
+
+/* Pages of resent blocks read back at a time. */
+#define BACK_PAGES 256
+
+struct compactor {
+    struct savefile *in;        /* the pass being walked */
+    struct fr_sink *out;
+    const struct convert_opts *o;
+    struct sf_summary *sum;
+    size_t nblocks;
+    struct fr_bitmap *seen;     /* per block: pass 1 saw the page */
+    struct fr_bitmap *resent;   /* per block: ... more than once */
+    uint64_t nresent;
+    /* pass 2 */
+    struct fr_sink scratch;     /* final content of resent pages */
+    struct fr_err scratch_err;
+    bool scratch_open;
+    struct placer pl;
+    size_t named;               /* block named last in this section */
+    bool resent_done;
+    uint8_t *buf;
+};
+
+static int no_memory(struct fr_err *err)
+{
+    return fr_fail(err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+}
+
+/* ---- pass 1: which pages are resent ------------------------------------ */
+
+static int find_blocks(void *opaque, struct ram_state *rs)
+{
+    struct compactor *c = opaque;
+
+    c->nblocks = rs->nblocks;
+    c->seen = calloc(rs->nblocks + 1, sizeof(*c->seen));
+    c->resent = calloc(rs->nblocks + 1, sizeof(*c->resent));
+    if (!c->seen || !c->resent) {
+        return no_memory(&c->in->err);
+    }
+    for (size_t i = 0; i < rs->nblocks; i++) {
+        if (fr_bitmap_init(&c->seen[i], rs->blocks[i].npages) < 0 ||
+            fr_bitmap_init(&c->resent[i], rs->blocks[i].npages) < 0) {
+            return no_memory(&c->in->err);
+        }
+    }
+    return 0;
+}
+
+static int find_record(void *opaque, struct ram_state *rs,
+                       const struct ram_record *rec)
+{
+    struct compactor *c = opaque;
+    (void)rs;
+
+    if (!fr_bitmap_test(&c->seen[rec->block], rec->page)) {
+        return fr_bitmap_set(&c->seen[rec->block], rec->page) < 0
+                   ? no_memory(&c->in->err)
+                   : 0;
+    }
+    if (fr_bitmap_test(&c->resent[rec->block], rec->page)) {
+        return 0;
+    }
+    c->nresent++;
+    return fr_bitmap_set(&c->resent[rec->block], rec->page) < 0
+               ? no_memory(&c->in->err)
+               : 0;
+}
+
+/* ---- pass 2: copy through ---------------------------------------------- */
+
+static int opened(void *opaque, struct sv_reader *sv, struct ram_state *rs)
+{
+    struct compactor *c = opaque;
+    struct savefile *in = c->in;
+    uint32_t format = c->o->zstd ? LIBVIRT_FMT_ZSTD : LIBVIRT_FMT_RAW;
+
+    rs->track_pages = false;
+    if (in->libvirt && !c->o->no_container &&
+        libvirt_hdr_write(c->out, &in->lv, format, !c->out->seekable) < 0) {
+        return -1;
+    }
+    if (c->o->zstd &&
+        fr_sink_start_zstd(c->out, c->o->zstd_level, c->o->threads) < 0) {
+        return -1;
+    }
+    if (sv_write_header(c->out) < 0) {
+        return -1;
+    }
+    return sv->cfg.present ? sv_write_config(c->out, &sv->cfg, NULL, NULL)
+                           : 0;
+}
+
+static int copy_blocks(void *opaque, struct ram_state *rs)
+{
+    struct compactor *c = opaque;
+    uint64_t base = 0;
+
+    if (rs->nblocks != c->nblocks) {
+        return fr_fail(&c->in->err, FR_E_CORRUPT, FR_NO_OFFSET,
+                       "the file changed between two reads");
+    }
+    if (fr_sink_open_scratch(&c->scratch, &c->scratch_err) < 0) {
+        return -1;
+    }
+    c->scratch_open = true;
+    if (placer_init(&c->pl, rs, &c->scratch_err) < 0) {
+        return -1;
+    }
+    c->pl.keep_stale = true;    /* its bits say what holds data */
+    for (size_t i = 0; i < rs->nblocks; i++) {
+        c->pl.sink[i] = &c->scratch;
+        c->pl.base[i] = base;
+        base += rs->blocks[i].npages * rs->page_size;
+    }
+    return ram_write_block_list(c->out, rs);
+}
+
+/* One record, naming the block when it is not the one named last. */
+static int put_record(struct compactor *c, size_t block, uint64_t page,
+                      bool zero, const uint8_t *data)
+{
+    const struct ram_state *rs = &c->sum->ram;
+    static const uint8_t fill;
+    unsigned flags = zero ? RAM_FLAG_ZERO : RAM_FLAG_PAGE;
+
+    if (c->named == block) {
+        flags |= RAM_FLAG_CONTINUE;
+    }
+    c->named = block;
+    return ram_write_record(c->out, page * rs->page_size, flags,
+                            rs->blocks[block].name, zero ? &fill : data,
+                            zero ? 1 : rs->page_size);
+}
+
+static int copy_record(void *opaque, struct ram_state *rs,
+                       const struct ram_record *rec)
+{
+    struct compactor *c = opaque;
+
+    if (c->o->progress && (rs->n_page + rs->n_zero + rs->n_xbzrle) % 4096 ==
+                              0 && c->in->st.st_size > 0) {
+        fr_progress_update(c->o->progress, fr_src_tell(&c->in->file),
+                           (uint64_t)c->in->st.st_size);
+    }
+    if (rec->block < c->nblocks &&
+        fr_bitmap_test(&c->resent[rec->block], rec->page)) {
+        return placer_record(&c->pl, rec);
+    }
+    if (rec->kind == RAM_XBZRLE || rec->block >= c->nblocks ||
+        !fr_bitmap_test(&c->seen[rec->block], rec->page)) {
+        return fr_fail(&c->in->err, FR_E_CORRUPT, rec->offset,
+                       "the file changed between two reads");
+    }
+    return put_record(c, rec->block, rec->page, rec->kind == RAM_ZERO,
+                      rec->data);
+}
+
+/* The final content of every resent page, as records. */
+static int put_resent(struct compactor *c)
+{
+    const struct ram_state *rs = &c->sum->ram;
+    uint32_t ps = rs->page_size;
+
+    c->resent_done = true;
+    if (!c->nresent) {
+        return 0;
+    }
+    if (placer_flush(&c->pl) < 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < c->nblocks; i++) {
+        const struct fr_bitmap *bm = &c->resent[i];
+        for (uint64_t p = fr_bitmap_next(bm, 0, true); p < rs->blocks[i].npages;
+             p = fr_bitmap_next(bm, p, true)) {
+            uint64_t e = fr_bitmap_next(bm, p, false);
+            e = e - p > BACK_PAGES ? p + BACK_PAGES : e;
+            if (fr_sink_pread(&c->scratch, c->buf, (e - p) * ps,
+                              c->pl.base[i] + p * ps) < 0) {
+                return -1;
+            }
+            for (uint64_t q = p; q < e; q++) {
+                bool zero = !fr_bitmap_test(&c->pl.bits[i], q);
+                if (put_record(c, i, q, zero, c->buf + (q - p) * ps) < 0) {
+                    return -1;
+                }
+            }
+            p = e;
+        }
+    }
+    return 0;
+}
+
+static int copy_token(void *opaque, const struct sv_token *t, bool is_ram)
+{
+    struct compactor *c = opaque;
+
+    c->named = SIZE_MAX;        /* each section names its first block */
+    /* no ram END section: the resent pages go in a PART before EOF */
+    if (t->type == SV_EOF && c->sum->have_ram && !c->resent_done &&
+        c->nresent) {
+        struct sv_section sec = { .id = c->sum->ram_section_id };
+        struct sv_token part = { .type = SV_PART, .sec = &sec };
+        if (sv_write_token(c->out, &part) < 0 || put_resent(c) < 0 ||
+            ram_write_eos(c->out) < 0 ||
+            sv_write_footer(c->out, c->sum->sv.footers, &sec) < 0) {
+            return -1;
+        }
+    }
+    (void)is_ram;
+    return sv_write_token(c->out, t);
+}
+
+static int copy_body(void *opaque, const uint8_t *p, size_t n)
+{
+    struct compactor *c = opaque;
+    return fr_sink_write(c->out, p, n);
+}
+
+static int end_token(void *opaque, const struct sv_token *t, bool is_ram)
+{
+    struct compactor *c = opaque;
+
+    if (is_ram && t->type == SV_END && put_resent(c) < 0) {
+        return -1;
+    }
+    if (is_ram && ram_write_eos(c->out) < 0) {
+        return -1;
+    }
+    return sv_write_footer(c->out, c->sum->sv.footers, t->sec);
+}
+
+static int copy_vmdesc(void *opaque, const uint8_t *json, uint64_t len)
+{
+    struct compactor *c = opaque;
+    return len ? sv_write_vmdesc(c->out, json, len) : 0;
+}
+
+int compact_stream(struct savefile *in, const char *path, struct fr_sink *out,
+                   const struct convert_opts *o)
+{
+    struct compactor c = { .in = in, .out = out, .o = o };
+    struct sf_summary sum1, sum2;
+    struct savefile again;
+    const struct sf_visitor find = {
+        .ram = { .opaque = &c, .blocks = find_blocks,
+                 .record = find_record },
+    };
+    const struct sf_visitor copy = {
+        .opaque = &c,
+        .opened = opened,
+        .token = copy_token,
+        .device_body = copy_body,
+        .token_end = end_token,
+        .vmdesc = copy_vmdesc,
+        .ram = { .opaque = &c, .blocks = copy_blocks,
+                 .record = copy_record },
+    };
+    int ret = -1;
+
+    memset(&sum2, 0, sizeof(sum2));
+    memset(&again, 0, sizeof(again));
+    again.fd = -1;
+    if (savefile_walk(in, &sum1, &find) < 0) {
+        savefile_summary_free(&sum1);
+        goto out;
+    }
+    savefile_summary_free(&sum1);
+    c.buf = malloc((size_t)BACK_PAGES * 65536);
+    if (!c.buf) {
+        no_memory(&in->err);
+        goto out;
+    }
+    if (savefile_open(&again, path) < 0) {
+        in->err = again.err;
+        goto out;
+    }
+    c.in = &again;
+    c.sum = &sum2;
+    if (savefile_walk(&again, &sum2, &copy) < 0) {
+        in->err = fr_failed(&again.err) ? again.err : c.scratch_err;
+        goto out;
+    }
+    if (!sum2.have_ram) {
+        fr_fail(&in->err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
+                "the stream has no ram section");
+        goto out;
+    }
+    if (in->libvirt && !o->no_container && out->seekable &&
+        libvirt_hdr_complete(out) < 0) {
+        goto out;
+    }
+    ret = 0;
+out:
+    if (ret < 0 && fr_failed(&c.scratch_err) && !fr_failed(&in->err)) {
+        in->err = c.scratch_err;
+    }
+    for (size_t i = 0; c.seen && i < c.nblocks; i++) {
+        fr_bitmap_free(&c.seen[i]);
+        fr_bitmap_free(&c.resent[i]);
+    }
+    free(c.seen);
+    free(c.resent);
+    free(c.buf);
+    placer_free(&c.pl);
+    if (c.scratch_open) {
+        fr_sink_abort(&c.scratch);
+    }
+    savefile_summary_free(&sum2);
+    savefile_close(&again);
+    return ret;
+}

@@ -1,0 +1,23 @@
+/*
+ * Compacting a classic stream in two passes over the input, without a
+ * copy of guest RAM: the first pass finds the pages sent more than once
+ * (two bits per page); the second copies everything through, records of
+ * pages sent once included, in their order, and places the copies of the
+ * others in a temporary image (place.h).  Their final content follows as
+ * records at the end of the last ram section.
+ */
+#ifndef FR_COMPACT_H
+#define FR_COMPACT_H
+
+#include "convert.h"
+
+/*
+ * Compact the classic stream IN (freshly opened from PATH, a regular
+ * file: PATH is opened again for the second pass) into OUT (not
+ * committed).  O->zstd compresses the output; O->no_container drops a
+ * libvirt header.  Returns 0, or -1 with the error in IN->err or OUT->err.
+ */
+int compact_stream(struct savefile *in, const char *path, struct fr_sink *out,
+                   const struct convert_opts *o);
+
+#endif
