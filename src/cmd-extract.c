@@ -287,6 +287,9 @@ static int stream_blocks(void *opaque, struct ram_state *rs)
     for (size_t i = 0; i < rs->nblocks; i++) {
         x->pl.sink[i] = x->out.want[i] ? &x->out.sink[i] : NULL;
     }
+    if (x->a->threads > 1) {
+        placer_start_writer(&x->pl);
+    }
     return 0;
 }
 

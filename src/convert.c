@@ -135,6 +135,9 @@ static int s2i_blocks(void *opaque, struct ram_state *rs)
         return -1;
     }
     c->pl.keep_stale = c->o->internal;
+    if (c->o->threads > 1) {
+        placer_start_writer(&c->pl);
+    }
     /* writing the list lays the blocks out */
     if (ram_write_mapped_list(c->out, rs) < 0) {
         return -1;

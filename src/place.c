@@ -11,8 +11,8 @@
 #include "xbzrle.h"
 #include "zero.h"
 
-/* Pages coalesced into one write. */
-#define RUN_PAGES 256
+/* Bytes of pages coalesced into one write, and buffers of that size. */
+#define RUN_BYTES (1u << 20)
 #define MAX_PAGE 65536
 
 static int no_memory(struct placer *pl)
@@ -26,16 +26,23 @@ int placer_init(struct placer *pl, const struct ram_state *rs,
     memset(pl, 0, sizeof(*pl));
     pl->err = err;
     pl->page_size = rs->page_size;
+    pl->run_max = RUN_BYTES / rs->page_size ? RUN_BYTES / rs->page_size : 1;
     pl->nblocks = rs->nblocks;
     pl->sink = calloc(rs->nblocks + 1, sizeof(*pl->sink));
     pl->base = calloc(rs->nblocks + 1, sizeof(*pl->base));
     pl->bits = calloc(rs->nblocks + 1, sizeof(*pl->bits));
-    /* aligned for --bypass-cache (O_DIRECT) */
-    pl->run = aligned_alloc(4096, (size_t)RUN_PAGES * MAX_PAGE);
     pl->page = malloc(MAX_PAGE);
-    if (!pl->sink || !pl->base || !pl->bits || !pl->run || !pl->page) {
+    if (!pl->sink || !pl->base || !pl->bits || !pl->page) {
         return no_memory(pl);
     }
+    for (int i = 0; i < PLACER_BUFS; i++) {
+        /* aligned for --bypass-cache (O_DIRECT) */
+        pl->buf[i] = aligned_alloc(4096, pl->run_max * (size_t)MAX_PAGE);
+        if (!pl->buf[i]) {
+            return no_memory(pl);
+        }
+    }
+    pl->run = pl->buf[0];
     for (size_t i = 0; i < rs->nblocks; i++) {
         if (fr_bitmap_init(&pl->bits[i], rs->blocks[i].npages) < 0) {
             return no_memory(pl);
@@ -44,28 +51,107 @@ int placer_init(struct placer *pl, const struct ram_state *rs,
     return 0;
 }
 
-int placer_flush(struct placer *pl)
+/* ---- the writer thread --------------------------------------------------
+ *
+ * With a writer, the thread that parses the input only fills buffers; the
+ * writes (and the page cache and file system work behind them) happen on
+ * another CPU.  Writes keep their order: a later copy of a page is never
+ * overtaken by an earlier one.
+ */
+
+static void *writer_main(void *arg)
+{
+    struct placer *pl = arg;
+
+    pthread_mutex_lock(&pl->lock);
+    for (;;) {
+        while (!pl->njobs && !pl->stop) {
+            pthread_cond_wait(&pl->cond, &pl->lock);
+        }
+        if (!pl->njobs) {
+            break;
+        }
+        struct placer_job j = pl->jobs[pl->head];
+        pthread_mutex_unlock(&pl->lock);
+        int r = pl->failed ? -1 : fr_sink_pwrite(j.sink, pl->buf[j.buf],
+                                                 j.len, j.off);
+        pthread_mutex_lock(&pl->lock);
+        pl->failed |= r < 0;
+        pl->head = (pl->head + 1) % PLACER_BUFS;
+        pl->njobs--;
+        pthread_cond_broadcast(&pl->cond);
+    }
+    pthread_mutex_unlock(&pl->lock);
+    return NULL;
+}
+
+void placer_start_writer(struct placer *pl)
+{
+    pthread_mutex_init(&pl->lock, NULL);
+    pthread_cond_init(&pl->cond, NULL);
+    /* without a thread, writes happen in the caller: only slower */
+    pl->threaded = pthread_create(&pl->writer, NULL, writer_main, pl) == 0;
+    if (!pl->threaded) {
+        pthread_cond_destroy(&pl->cond);
+        pthread_mutex_destroy(&pl->lock);
+    }
+}
+
+/* Hand the queued run over to be written. */
+static int submit_run(struct placer *pl)
 {
     if (!pl->run_count) {
         return 0;
     }
+    struct fr_sink *k = pl->sink[pl->run_block];
     uint64_t off = pl->base[pl->run_block] + pl->run_start * pl->page_size;
-    if (fr_sink_pwrite(pl->sink[pl->run_block], pl->run,
-                       pl->run_count * pl->page_size, off) < 0) {
-        return -1;
-    }
+    size_t len = pl->run_count * pl->page_size;
     pl->run_count = 0;
-    return 0;
+    if (!pl->threaded) {
+        return fr_sink_pwrite(k, pl->run, len, off);
+    }
+    pthread_mutex_lock(&pl->lock);
+    int tail = (pl->head + pl->njobs) % PLACER_BUFS;
+    pl->jobs[tail] = (struct placer_job){ .sink = k, .off = off,
+                                          .len = len, .buf = pl->cur };
+    pl->njobs++;
+    pthread_cond_broadcast(&pl->cond);
+    /* the next buffer is free once fewer than all are queued */
+    while (pl->njobs == PLACER_BUFS && !pl->failed) {
+        pthread_cond_wait(&pl->cond, &pl->lock);
+    }
+    pl->cur = (pl->cur + 1) % PLACER_BUFS;
+    int ret = pl->failed ? -1 : 0;
+    pthread_mutex_unlock(&pl->lock);
+    pl->run = pl->buf[pl->cur];
+    return ret;
 }
 
-/* The page's data is DATA (non-zero): queue it for writing. */
-static int store(struct placer *pl, size_t block, uint64_t page,
+int placer_flush(struct placer *pl)
+{
+    if (submit_run(pl) < 0) {
+        return -1;
+    }
+    if (!pl->threaded) {
+        return 0;
+    }
+    pthread_mutex_lock(&pl->lock);
+    while (pl->njobs) {
+        pthread_cond_wait(&pl->cond, &pl->lock);
+    }
+    int ret = pl->failed ? -1 : 0;
+    pthread_mutex_unlock(&pl->lock);
+    return ret;
+}
+
+/* Queue DATA for writing at PAGE. */
+static int queue(struct placer *pl, size_t block, uint64_t page,
                  const uint8_t *data)
 {
     if (pl->run_count && (block != pl->run_block ||
                           page != pl->run_start + pl->run_count ||
-                          pl->run_count == RUN_PAGES)) {
-        if (placer_flush(pl) < 0) {
+                          pl->run_count == pl->run_max)) {
+        if (submit_run(pl) < 0) {
             return -1;
         }
     }
@@ -73,27 +159,35 @@ static int store(struct placer *pl, size_t block, uint64_t page,
         pl->run_block = block;
         pl->run_start = page;
     }
-    memcpy(pl->run + pl->run_count * pl->page_size, data, pl->page_size);
+    if (data) {
+        memcpy(pl->run + pl->run_count * pl->page_size, data, pl->page_size);
+    } else {
+        memset(pl->run + pl->run_count * pl->page_size, 0, pl->page_size);
+    }
     pl->run_count++;
+    return 0;
+}
+
+/* The page's data is DATA (non-zero): queue it for writing. */
+static int store(struct placer *pl, size_t block, uint64_t page,
+                 const uint8_t *data)
+{
+    if (queue(pl, block, page, data) < 0) {
+        return -1;
+    }
     return fr_bitmap_set(&pl->bits[block], page) < 0 ? no_memory(pl) : 0;
 }
 
-/* The page is zero now: clear its bit, and drop data written before. */
+/* The page is zero now: clear its bit, and overwrite the data written
+ * before with zeros (punching a hole instead costs a file system
+ * transaction, and a wait for the page's writeback, per page). */
 static int make_zero(struct placer *pl, size_t block, uint64_t page)
 {
     if (!fr_bitmap_test(&pl->bits[block], page)) {
         return 0;
     }
-    if (placer_flush(pl) < 0) {
-        return -1;
-    }
     fr_bitmap_clear(&pl->bits[block], page);
-    if (pl->keep_stale) {
-        return 0;
-    }
-    return fr_sink_punch(pl->sink[block],
-                         pl->base[block] + page * pl->page_size,
-                         pl->page_size);
+    return pl->keep_stale ? 0 : queue(pl, block, page, NULL);
 }
 
 int placer_record(struct placer *pl, const struct ram_record *rec)
@@ -130,6 +224,18 @@ int placer_record(struct placer *pl, const struct ram_record *rec)
 
 void placer_free(struct placer *pl)
 {
+    if (pl->threaded) {
+        pthread_mutex_lock(&pl->lock);
+        pl->stop = true;
+        pthread_cond_broadcast(&pl->cond);
+        pthread_mutex_unlock(&pl->lock);
+        pthread_join(pl->writer, NULL);
+        pthread_cond_destroy(&pl->cond);
+        pthread_mutex_destroy(&pl->lock);
+    }
+    for (int i = 0; i < PLACER_BUFS; i++) {
+        free(pl->buf[i]);
+    }
     if (pl->bits) {
         for (size_t i = 0; i < pl->nblocks; i++) {
             fr_bitmap_free(&pl->bits[i]);
@@ -138,7 +244,6 @@ void placer_free(struct placer *pl)
     free(pl->bits);
     free(pl->sink);
     free(pl->base);
-    free(pl->run);
     free(pl->page);
     memset(pl, 0, sizeof(*pl));
 }

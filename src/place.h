@@ -3,19 +3,30 @@
  * stream-to-image and extract.  Each record lands at BASE[block] + page *
  * page_size in SINK[block] (blocks without a sink are skipped); runs of
  * contiguous pages go out in one pwrite; the last copy of a page wins;
- * XBZRLE deltas apply to the page as already written (read back); a page
- * that becomes zero loses its data (a hole).  One bit per page says what
+ * XBZRLE deltas apply to the page as already written (read back); zero
+ * pages are not written (holes), and a page that becomes zero after it
+ * was written is overwritten with zeros.  One bit per page says what
  * holds data.
  */
 #ifndef FR_PLACE_H
 #define FR_PLACE_H
 
 #include <stdbool.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "bitmap.h"
 #include "ram.h"
 #include "sink.h"
+
+#define PLACER_BUFS 4
+
+struct placer_job {
+    struct fr_sink *sink;
+    uint64_t off;
+    size_t len;
+    int buf;
+};
 
 struct placer {
     uint32_t page_size;
@@ -23,12 +34,21 @@ struct placer {
     struct fr_sink **sink;      /* per block, or NULL: skip its records */
     uint64_t *base;             /* per block: offset of page 0 */
     struct fr_bitmap *bits;     /* per block: the page holds data */
-    bool keep_stale;            /* a clear bit is enough: punch nothing */
-    uint8_t *run;               /* pages waiting to be written */
+    bool keep_stale;            /* a clear bit is enough: write nothing */
+    uint8_t *buf[PLACER_BUFS];  /* runs of pages: being filled, queued */
+    int cur;                    /* the one being filled */
+    uint8_t *run;               /* = buf[cur] */
     size_t run_block;
-    uint64_t run_start, run_count;
+    uint64_t run_start, run_count, run_max;
     uint8_t *page;
     struct fr_err *err;         /* for out-of-memory */
+    /* the writer thread, when started */
+    bool threaded, stop, failed;
+    pthread_t writer;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct placer_job jobs[PLACER_BUFS];
+    int head, njobs;
 };
 
 /* Set up PL for the blocks of RS; the caller then fills SINK and BASE.
@@ -36,10 +56,13 @@ struct placer {
 int placer_init(struct placer *pl, const struct ram_state *rs,
                 struct fr_err *err);
 
+/* Write from a thread of its own from now on (the results are the same). */
+void placer_start_writer(struct placer *pl);
+
 /* Place one record.  Returns 0, or -1 (error in the sink's err, or ERR). */
 int placer_record(struct placer *pl, const struct ram_record *rec);
 
-/* Write what is still queued. */
+/* Write what is still queued, and wait until it is written. */
 int placer_flush(struct placer *pl);
 
 void placer_free(struct placer *pl);

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Every --threads count gives the same output, byte for byte: checksum,
 # verify --deep, extract, compact, convert (zstd uses its threaded mode
-# for any N).  The pieces are 1 MiB, so a 24 MiB block has many.
+# for any N; from 2 threads, stream-to-image and extract of a stream
+# write from a thread of their own).  The pieces are 1 MiB, so a 24 MiB
+# block has many.
 . "$TESTS_SRCDIR/lib.sh"
 
 $MKSTREAM --seed=11 --resend=3000 --xbzrle=500 --zero-percent=40 \
@@ -19,9 +21,10 @@ for n in 1 2 3 8; do
     $FIXEDRAM -q compact --threads=$n s.bin "c.s.$n"
     $FIXEDRAM convert --threads=$n --zstd image-to-stream s.img "z.$n"
     $FIXEDRAM convert --threads=$n stream-to-image "c.s.$n" "i.$n"
+    $FIXEDRAM convert --threads=$n stream-to-image s.bin "j.$n"
 done
 for n in 2 3 8; do
-    for f in sum.s sum.i v c.i c.s z i; do
+    for f in sum.s sum.i v c.i c.s z i j; do
         cmp "$f.1" "$f.$n" || fail "$f differs between 1 and $n threads"
     done
     for b in pc.ram vga.vram tiny; do
