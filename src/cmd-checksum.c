@@ -136,8 +136,9 @@ static int run_checksum(int argc, char **argv)
         savefile_close(&sf);
         return ret;
     }
-    /* A seekable stream is hashed in one pass if its pages come in order;
-     * anything else goes through the page source. */
+    /* A classic stream file is hashed in one pass unless it has XBZRLE
+     * pages (then it is read again); images, streams with XBZRLE and
+     * pipes (which cannot be read again) go through the page source. */
     struct sv_config cfg;
     int direct = 1;
     if (savefile_peek_config(&sf, &cfg) == 0 &&

@@ -14,6 +14,7 @@
 #include <xxhash.h>
 
 #include "endian.h"
+#include "sink.h"
 
 /* Pages per chunk: 64 MiB of 4 KiB pages, 1 MiB of page hashes. */
 #define CHUNK_PAGES 16384
@@ -296,44 +297,65 @@ out:
     return ret;
 }
 
-/* ---- one pass over a sequential stream ----------------------------------- */
+/* ---- one pass over a classic stream --------------------------------------
+ *
+ * The hash of each page record goes into a scratch file at 16 * page (the
+ * block's base added), so that a resent page's last copy simply overwrites
+ * its earlier hash; ZERO records write 16 zero bytes, as a hole reads,
+ * which stand for the zero page's hash.  At the end the scratch file is
+ * read in page order.  Runs of consecutive pages go out in one pwrite.
+ * Only XBZRLE needs the page content, and sends the walk elsewhere.
+ */
+
+#define RUN_HASHES 65536
 
 struct dstream {
     struct digest_devices dev;
-    XXH3_state_t **st;          /* per block */
-    uint64_t *next;             /* per block: next page expected */
+    uint32_t page_size;
     size_t nblocks;
-    XXH128_hash_t zero;
-    bool out_of_order;
+    uint64_t *base;             /* per block: first hash slot */
+    struct fr_sink scratch;
+    struct fr_err scratch_err;
+    bool scratch_open;
+    XXH128_canonical_t *run;    /* hashes waiting to be written */
+    uint64_t run_slot, run_count;
+    bool xbzrle;
 };
 
-static void feed(XXH3_state_t *st, XXH128_hash_t h)
+static int ds_flush(struct dstream *d)
 {
-    XXH128_canonical_t c;
-    XXH128_canonicalFromHash(&c, h);
-    XXH3_128bits_update(st, c.digest, sizeof(c.digest));
+    int ret = 0;
+
+    if (d->run_count) {
+        ret = fr_sink_pwrite(&d->scratch, d->run,
+                             d->run_count * sizeof(*d->run),
+                             d->run_slot * sizeof(*d->run));
+    }
+    d->run_count = 0;
+    return ret;
 }
 
 static int ds_blocks(void *opaque, struct ram_state *rs)
 {
     struct dstream *d = opaque;
-    uint8_t *zero = calloc(1, rs->page_size);
+    uint64_t slots = 0;
 
-    d->st = calloc(rs->nblocks + 1, sizeof(*d->st));
-    d->next = calloc(rs->nblocks + 1, sizeof(*d->next));
-    if (!zero || !d->st || !d->next) {
-        free(zero);
+    d->page_size = rs->page_size;
+    d->nblocks = rs->nblocks;
+    d->base = calloc(rs->nblocks + 1, sizeof(*d->base));
+    d->run = malloc(RUN_HASHES * sizeof(*d->run));
+    if (!d->base || !d->run) {
+        return fr_fail(&d->scratch_err, FR_E_NOMEM, FR_NO_OFFSET,
+                       "out of memory");
+    }
+    for (size_t i = 0; i < rs->nblocks; i++) {
+        d->base[i] = slots;
+        slots += rs->blocks[i].npages;
+    }
+    if (fr_sink_open_scratch(&d->scratch, &d->scratch_err) < 0) {
         return -1;
     }
-    d->zero = XXH3_128bits(zero, rs->page_size);
-    free(zero);
-    d->nblocks = rs->nblocks;
-    for (size_t i = 0; i < rs->nblocks; i++) {
-        if (!(d->st[i] = XXH3_createState())) {
-            return -1;
-        }
-        XXH3_128bits_reset(d->st[i]);
-    }
+    d->scratch_open = true;
     rs->track_pages = false;
     return 0;
 }
@@ -342,19 +364,60 @@ static int ds_record(void *opaque, struct ram_state *rs,
                      const struct ram_record *rec)
 {
     struct dstream *d = opaque;
-    uint64_t *next = &d->next[rec->block];
+    uint64_t slot = d->base[rec->block] + rec->page;
+    XXH128_canonical_t *c;
 
-    if (rec->kind == RAM_XBZRLE || rec->page < *next) {
-        d->out_of_order = true;
+    if (rec->kind == RAM_XBZRLE) {
+        d->xbzrle = true;
         return -1;      /* stop the walk: this needs the page source */
     }
-    for (; *next < rec->page; (*next)++) {
-        feed(d->st[rec->block], d->zero);
+    if (d->run_count && (slot != d->run_slot + d->run_count ||
+                         d->run_count == RUN_HASHES) && ds_flush(d) < 0) {
+        return -1;
     }
-    feed(d->st[rec->block], rec->kind == RAM_ZERO
-                                ? d->zero
-                                : XXH3_128bits(rec->data, rs->page_size));
-    (*next)++;
+    if (!d->run_count) {
+        d->run_slot = slot;
+    }
+    c = &d->run[d->run_count++];
+    if (rec->kind == RAM_ZERO) {
+        memset(c, 0, sizeof(*c));
+    } else {
+        XXH128_canonicalFromHash(c, XXH3_128bits(rec->data, rs->page_size));
+    }
+    return 0;
+}
+
+/* Digest block I from its hashes in the scratch file. */
+static int ds_block_digest(struct dstream *d, const struct ram_block *b,
+                           size_t i, XXH128_hash_t zero,
+                           struct digest_hex *out)
+{
+    XXH3_state_t *st = XXH3_createState();
+    XXH128_canonical_t zc, none;
+
+    if (!st) {
+        return fr_fail(&d->scratch_err, FR_E_NOMEM, FR_NO_OFFSET,
+                       "out of memory");
+    }
+    XXH128_canonicalFromHash(&zc, zero);
+    memset(&none, 0, sizeof(none));
+    XXH3_128bits_reset(st);
+    for (uint64_t p = 0; p < b->npages; p += RUN_HASHES) {
+        uint64_t n = b->npages - p < RUN_HASHES ? b->npages - p : RUN_HASHES;
+        if (fr_sink_pread(&d->scratch, d->run, n * sizeof(*d->run),
+                          (d->base[i] + p) * sizeof(*d->run)) < 0) {
+            XXH3_freeState(st);
+            return -1;
+        }
+        for (uint64_t j = 0; j < n; j++) {
+            if (memcmp(&d->run[j], &none, sizeof(none)) == 0) {
+                d->run[j] = zc;         /* zero or never sent */
+            }
+        }
+        XXH3_128bits_update(st, d->run, n * sizeof(*d->run));
+    }
+    to_hex(XXH3_128bits_digest(st), out);
+    XXH3_freeState(st);
     return 0;
 }
 
@@ -373,35 +436,43 @@ int digest_stream(struct savefile *sf, struct digest_result *out)
     v.ram.blocks = ds_blocks;
     v.ram.record = ds_record;
     if (savefile_walk(sf, &sum, &v) < 0) {
-        ret = d.out_of_order ? 1 : -1;
-        if (ret < 0 && !fr_failed(&sf->err)) {
-            fr_fail(&sf->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
-        }
+        ret = d.xbzrle ? 1 : -1;
         goto out;
     }
     if (sum.ram.mapped_ram || !sum.have_ram) {
         ret = 1;
         goto out;
     }
-    if (result_init(out, &sum.ram) < 0) {
-        fr_fail(&sf->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
-        digest_result_free(out);
+    if (ds_flush(&d) < 0 || result_init(out, &sum.ram) < 0) {
         goto out;
     }
+    uint8_t *zero = calloc(1, d.page_size);
+    if (!zero) {
+        goto out;
+    }
+    XXH128_hash_t zh = XXH3_128bits(zero, d.page_size);
+    free(zero);
     for (size_t i = 0; i < d.nblocks; i++) {
-        for (; d.next[i] < sum.ram.blocks[i].npages; d.next[i]++) {
-            feed(d.st[i], d.zero);
+        if (ds_block_digest(&d, &sum.ram.blocks[i], i, zh,
+                            &out->blocks[i]) < 0) {
+            goto out;
         }
-        to_hex(XXH3_128bits_digest(d.st[i]), &out->blocks[i]);
     }
     to_hex(XXH3_128bits_digest(d.dev.state), &out->devices);
     ret = 0;
 out:
-    for (size_t i = 0; i < d.nblocks; i++) {
-        XXH3_freeState(d.st[i]);
+    if (ret < 0) {
+        digest_result_free(out);
+        if (fr_failed(&d.scratch_err) && !fr_failed(&sf->err)) {
+            sf->err = d.scratch_err;
+        }
+        fr_fail(&sf->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
     }
-    free(d.st);
-    free(d.next);
+    if (d.scratch_open) {
+        fr_sink_abort(&d.scratch);
+    }
+    free(d.base);
+    free(d.run);
     XXH3_freeState(d.dev.state);
     savefile_summary_free(&sum);
     return ret;

@@ -52,11 +52,11 @@ int digest_compute(struct pagesrc *ps, struct digest_devices *d,
 void digest_result_free(struct digest_result *r);
 
 /*
- * One pass over a classic stream SF (freshly opened), hashing pages as
- * they come, for streams whose pages arrive in increasing order and are
- * never resent (any save of a paused guest).  Returns 0 with OUT filled,
- * 1 when the stream is not like that (SF is then spent: reopen it and use
- * digest_compute), or -1 on error (in SF->err).
+ * One pass over a classic stream SF (freshly opened): page hashes go to a
+ * temporary file (16 bytes a page, in $TMPDIR) where a resent page's last
+ * copy overwrites the earlier ones.  Returns 0 with OUT filled, 1 when the
+ * stream has XBZRLE pages, which need the pages themselves (SF is then
+ * spent: reopen it and use digest_compute), or -1 on error (in SF->err).
  */
 int digest_stream(struct savefile *sf, struct digest_result *out);
 
