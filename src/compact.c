@@ -84,23 +84,9 @@ static int find_record(void *opaque, struct ram_state *rs,
 static int opened(void *opaque, struct sv_reader *sv, struct ram_state *rs)
 {
     struct compactor *c = opaque;
-    struct savefile *in = c->in;
-    uint32_t format = c->o->zstd ? LIBVIRT_FMT_ZSTD : LIBVIRT_FMT_RAW;
 
     rs->track_pages = false;
-    if (in->libvirt && !c->o->no_container &&
-        libvirt_hdr_write(c->out, &in->lv, format, !c->out->seekable) < 0) {
-        return -1;
-    }
-    if (c->o->zstd &&
-        fr_sink_start_zstd(c->out, c->o->zstd_level, c->o->threads) < 0) {
-        return -1;
-    }
-    if (sv_write_header(c->out) < 0) {
-        return -1;
-    }
-    return sv->cfg.present ? sv_write_config(c->out, &sv->cfg, NULL, NULL)
-                           : 0;
+    return convert_start_stream(c->in, c->out, c->o, &sv->cfg, NULL);
 }
 
 static int copy_blocks(void *opaque, struct ram_state *rs)

@@ -217,11 +217,29 @@ out:
 
 /* ---- image -> stream ----------------------------------------------------- */
 
+int convert_start_stream(struct savefile *in, struct fr_sink *out,
+                         const struct convert_opts *o,
+                         const struct sv_config *cfg, const char *drop)
+{
+    uint32_t format = o->zstd ? LIBVIRT_FMT_ZSTD : LIBVIRT_FMT_RAW;
+
+    if (in->libvirt && !o->no_container &&
+        libvirt_hdr_write(out, &in->lv, format, !out->seekable) < 0) {
+        return -1;
+    }
+    if (o->zstd && fr_sink_start_zstd(out, o->zstd_level, o->threads) < 0) {
+        return -1;
+    }
+    if (sv_write_header(out) < 0) {
+        return -1;
+    }
+    return cfg->present ? sv_write_config(out, cfg, NULL, drop) : 0;
+}
+
 static int i2s_opened(void *opaque, struct sv_reader *sv, struct ram_state *rs)
 {
     struct conv *c = opaque;
     struct fr_err *err = &c->in->err;
-    uint32_t format = c->o->zstd ? LIBVIRT_FMT_ZSTD : LIBVIRT_FMT_RAW;
 
     if (!rs->mapped_ram) {
         return fr_fail(err, FR_E_UNSUPPORTED, c->in->stream_offset,
@@ -234,19 +252,7 @@ static int i2s_opened(void *opaque, struct sv_reader *sv, struct ram_state *rs)
                        "mapped-ram pages are read at their offsets");
     }
     rs->track_pages = false;
-    if (write_container(c, format) < 0) {
-        return -1;
-    }
-    if (c->o->zstd &&
-        fr_sink_start_zstd(c->out, c->o->zstd_level, c->o->threads) < 0) {
-        return -1;
-    }
-    if (sv_write_header(c->out) < 0) {
-        return -1;
-    }
-    return sv->cfg.present ? sv_write_config(c->out, &sv->cfg, NULL,
-                                             "mapped-ram")
-                           : 0;
+    return convert_start_stream(c->in, c->out, c->o, &sv->cfg, "mapped-ram");
 }
 
 static int i2s_blocks(void *opaque, struct ram_state *rs)

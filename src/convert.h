@@ -40,4 +40,14 @@ int convert_stream_to_image(struct savefile *in, struct fr_sink *out,
 int convert_image_to_stream(struct savefile *in, struct fr_sink *out,
                             const struct convert_opts *o);
 
+/*
+ * The start of an output stream for the input IN: its libvirt header
+ * (unless O->no_container; format raw, or zstd with O->zstd, and then the
+ * rest compressed), the magic, and the configuration CFG (when present)
+ * without capability DROP (when not NULL).
+ */
+int convert_start_stream(struct savefile *in, struct fr_sink *out,
+                         const struct convert_opts *o,
+                         const struct sv_config *cfg, const char *drop);
+
 #endif
