@@ -22,9 +22,10 @@ for n in 1 2 3 8; do
     $FIXEDRAM convert --threads=$n --zstd image-to-stream s.img "z.$n"
     $FIXEDRAM convert --threads=$n stream-to-image "c.s.$n" "i.$n"
     $FIXEDRAM convert --threads=$n stream-to-image s.bin "j.$n"
+    $FIXEDRAM convert --threads=$n --bypass-cache stream-to-image s.bin "k.$n"
 done
 for n in 2 3 8; do
-    for f in sum.s sum.i v c.i c.s z i j; do
+    for f in sum.s sum.i v c.i c.s z i j k; do
         cmp "$f.1" "$f.$n" || fail "$f differs between 1 and $n threads"
     done
     for b in pc.ram vga.vram tiny; do
@@ -33,6 +34,7 @@ for n in 2 3 8; do
     done
 done
 # and what they agree on is right
+cmp j.1 k.1 || fail "--bypass-cache changes the image"
 cmp x.i.1/pc.ram ram/000.ram || fail "extracted pc.ram"
 cmp x.s.1/vga.vram ram/001.ram || fail "extracted vga.vram"
 cmp sum.s.1 sum.i.1 || fail "stream and image checksums"
