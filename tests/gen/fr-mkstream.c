@@ -174,6 +174,8 @@ struct opts {
     bool machine_owned;     /* taken (allocated) from --devices-from */
     const char *blocks;
     unsigned zero_percent;
+    uint64_t zero_run;      /* mean first-pass zero run; 0 = independent */
+    int low_entropy;        /* % of data pages low-entropy; -1 = legacy */
     uint64_t resend;
     uint64_t xbzrle;
     unsigned ndevices;
@@ -227,6 +229,7 @@ struct gen {
     bool ignore_shared;
     struct rng ram_rng;
     struct rng dev_rng;
+    bool in_zero_run;       /* --zero-run: state of the first pass */
     struct sink *out;
     int last_block;         /* for CONTINUE; persists across sections */
     uint32_t *mark;         /* round stamp per global page */
@@ -1565,10 +1568,23 @@ static void load_devices_from(struct gen *g)
 
 /* ---- page content ---------------------------------------------------- */
 
-/* a plausible non-zero page: random, sparse words, text or counters */
-static void fill_page(struct rng *r, uint8_t *p, uint64_t gidx)
+/*
+ * a plausible non-zero page: random, sparse words, text or counters.
+ * @low_pct < 0 picks one of the four kinds at random (the historical mix);
+ * otherwise the page is low-entropy (one of the last three kinds, at
+ * random) with probability @low_pct percent, random bytes else.
+ */
+static void fill_page(struct rng *r, uint8_t *p, uint64_t gidx, int low_pct)
 {
-    uint64_t kind = rng_below(r, 4);
+    uint64_t kind;
+
+    if (low_pct < 0) {
+        kind = rng_below(r, 4);
+    } else if (rng_below(r, 100) < (uint64_t)low_pct) {
+        kind = 1 + rng_below(r, 3);
+    } else {
+        kind = 0;
+    }
 
     if (kind == 0) {
         rng_fill(r, p, PAGE_SIZE);
@@ -1839,14 +1855,47 @@ static void mapped_bitmaps(struct gen *g)
     }
 }
 
-/* the first pass: every page of every non-ignored block, in order */
-static void first_pass_page(struct gen *g, struct block *b, uint64_t page)
+/*
+ * --zero-run=N: whether the next first-pass page is zero.  A two-state
+ * chain: a zero run ends after each page with probability 1/N (runs are
+ * geometric, mean N pages) and a data run with probability
+ * Z / (N * (100 - Z)) (mean N * (100 - Z) / Z pages), so that Z percent
+ * (--zero-percent) of the pages are zero in the long run.  The first
+ * page starts a zero run with probability Z percent.
+ */
+static bool next_in_zero_run(struct gen *g, uint64_t done)
+{
+    struct rng *r = &g->ram_rng;
+    uint64_t z = g->o->zero_percent, n = g->o->zero_run;
+
+    if (z == 0 || z == 100) {
+        return z == 100;
+    }
+    if (done == 0) {
+        g->in_zero_run = rng_below(r, 100) < z;
+    } else if (g->in_zero_run) {
+        g->in_zero_run = rng_below(r, n) != 0;
+    } else {
+        g->in_zero_run = rng_below(r, n * (100 - z)) < z;
+    }
+    return g->in_zero_run;
+}
+
+/* the first pass: every page of every non-ignored block, in order;
+ * @done counts the pages before this one */
+static void first_pass_page(struct gen *g, struct block *b, uint64_t page,
+                            uint64_t done)
 {
     uint8_t *p = b->mem + page * PAGE_SIZE;
-    bool zero = rng_below(&g->ram_rng, 100) < g->o->zero_percent;
+    bool zero;
 
+    if (g->o->zero_run) {
+        zero = next_in_zero_run(g, done);
+    } else {
+        zero = rng_below(&g->ram_rng, 100) < g->o->zero_percent;
+    }
     if (!zero) {
-        fill_page(&g->ram_rng, p, b->first + page);
+        fill_page(&g->ram_rng, p, b->first + page, g->o->low_entropy);
     }
     if (g->o->mapped) {
         b->state[page] = zero ? PS_ZERO : PS_PAGE;
@@ -1928,7 +1977,7 @@ static void apply_op(struct gen *g, const struct op *op, unsigned variant)
     switch (op->kind) {
     case OP_PAGE_DATA:
     case OP_PAGE_ZERO:
-        fill_page(&g->ram_rng, p, op->gidx);
+        fill_page(&g->ram_rng, p, op->gidx, g->o->low_entropy);
         if (g->o->mapped) {
             b->state[page] = PS_PAGE;
             mapped_write(g, b, page);
@@ -2109,7 +2158,7 @@ static void ram_sections(struct gen *g)
                 page = 0;
                 continue;
             }
-            first_pass_page(g, b, page++);
+            first_pass_page(g, b, page++, done);
             done++;
         }
         if (g->o->multifd_flush && part + 1 == g->o->parts) {
@@ -2588,6 +2637,15 @@ static void usage(FILE *f)
 "  --blocks=NAME:SIZE[,...]     RAM blocks in order; SIZE takes K/M/G and\n"
 "                               is a multiple of 4096\n"
 "  --zero-percent=P             share of zero pages in the first pass (60)\n"
+"  --zero-run=N                 first-pass zero pages come in runs of N\n"
+"                               pages on average (geometric), data pages\n"
+"                               in between; default: each page is zero\n"
+"                               on its own with probability P\n"
+"  --low-entropy-percent=P      share of data pages (first pass and\n"
+"                               --resend) that are low-entropy: a few\n"
+"                               words in zeros, a repeated text line or\n"
+"                               counters; the rest random bytes (default:\n"
+"                               one of these four kinds at random)\n"
 "  --resend=N                   N later-round re-sends (mapped-ram: pages\n"
 "                               rewritten in place or zeroed, stale data\n"
 "                               kept)\n"
@@ -2620,7 +2678,8 @@ static void usage(FILE *f)
 }
 
 enum {
-    O_LAYOUT = 256, O_SEED, O_MACHINE, O_BLOCKS, O_ZERO, O_RESEND, O_XBZRLE,
+    O_LAYOUT = 256, O_SEED, O_MACHINE, O_BLOCKS, O_ZERO, O_ZERO_RUN,
+    O_LOW_ENTROPY, O_RESEND, O_XBZRLE,
     O_DEVICES, O_DEVICES_FROM, O_NO_FOOTERS, O_NO_CONFIG, O_NO_VMDESC,
     O_SWITCHOVER, O_NO_SWITCHOVER, O_ADVISE, O_CAPS, O_IGNORED, O_PARTS,
     O_MULTIFD_FLUSH, O_BASE_OFFSET, O_LIBVIRT, O_LV_PARTIAL, O_LV_SWAPPED,
@@ -2633,6 +2692,8 @@ static const struct option long_opts[] = {
     { "machine", required_argument, NULL, O_MACHINE },
     { "blocks", required_argument, NULL, O_BLOCKS },
     { "zero-percent", required_argument, NULL, O_ZERO },
+    { "zero-run", required_argument, NULL, O_ZERO_RUN },
+    { "low-entropy-percent", required_argument, NULL, O_LOW_ENTROPY },
     { "resend", required_argument, NULL, O_RESEND },
     { "xbzrle", required_argument, NULL, O_XBZRLE },
     { "devices", required_argument, NULL, O_DEVICES },
@@ -2670,6 +2731,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
         .blocks = "pc.ram:4M,/rom@etc/acpi/tables:128K,pc.bios:256K,"
                   "/rom@etc/acpi/rsdp:4K",
         .zero_percent = 60,
+        .low_entropy = -1,
         .ndevices = 6,
         .footers = true,
         .config = true,
@@ -2712,6 +2774,21 @@ static void parse_args(struct opts *o, int argc, char **argv)
                 usage_error("--zero-percent: must be 0..100");
             }
             break;
+        case O_ZERO_RUN:
+            o->zero_run = parse_u64("--zero-run", optarg, false);
+            if (o->zero_run < 1 || o->zero_run > (UINT64_C(1) << 40)) {
+                usage_error("--zero-run: must be 1..2^40 pages");
+            }
+            break;
+        case O_LOW_ENTROPY: {
+            uint64_t v = parse_u64("--low-entropy-percent", optarg, false);
+
+            if (v > 100) {
+                usage_error("--low-entropy-percent: must be 0..100");
+            }
+            o->low_entropy = (int)v;
+            break;
+        }
         case O_RESEND:
             o->resend = parse_u64("--resend", optarg, false);
             break;
