@@ -42,8 +42,6 @@ static void put_prologue(struct bb *b, bool footers)
     }
 }
 
-/* ---- walking ------------------------------------------------------------- */
-
 /* ---- header -------------------------------------------------------------- */
 
 static void test_header(void)
