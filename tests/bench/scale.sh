@@ -39,11 +39,11 @@ echo "scratch: $dir ($(df -h "$dir" | awk 'NR==2 {print $4}') free)"
 gib=${size%G}
 /usr/bin/time -f "generator: %e s" \
     python3 "$here/mkbig.py" "$gib" "$pct" 20000 "$dir/s.bin"
-ls -ls "$dir/s.bin" | awk '{printf "stream: %d bytes, %d KiB allocated\n", $6, $1}'
+ls -ls "$dir/s.bin" | awk '{printf "stream: %.0f bytes, %.0f KiB allocated\n", $6, $1}'
 
 run inspect-stream "$F" inspect "$dir/s.bin"
 run stream-to-image "$F" convert stream-to-image "$dir/s.bin" "$dir/s.img"
-ls -ls "$dir/s.img" | awk '{printf "image: %d bytes, %d KiB allocated\n", $6, $1}'
+ls -ls "$dir/s.img" | awk '{printf "image: %.0f bytes, %.0f KiB allocated\n", $6, $1}'
 run image-to-stream "$F" convert image-to-stream "$dir/s.img" "$dir/b.bin"
 run checksum-stream "$F" checksum "$dir/s.bin"
 cp "$dir/checksum-stream.out" "$dir/a.sum"
@@ -53,9 +53,13 @@ run checksum-back "$F" checksum "$dir/b.bin"
 run verify-deep-image "$F" verify --deep "$dir/s.img"
 run verify-stream "$F" verify "$dir/s.bin"
 run extract-image "$F" extract -o "$dir/x" "$dir/s.img"
-ls -ls "$dir/x/pc.ram" | awk '{printf "extracted pc.ram: %d bytes, %d KiB allocated\n", $6, $1}'
+ls -ls "$dir/x/pc.ram" | awk '{printf "extracted pc.ram: %.0f bytes, %.0f KiB allocated\n", $6, $1}'
+rm -rf "$dir/x"
+run extract-stream "$F" extract -o "$dir/x" "$dir/s.bin"
 rm -rf "$dir/x"
 run compact-stream "$F" compact "$dir/s.bin" "$dir/c.bin"
+run compact-image "$F" compact "$dir/s.img" "$dir/c.img"
+rm -f "$dir/c.bin" "$dir/c.img"
 run diff-stream-image "$F" diff "$dir/s.bin" "$dir/s.img"
 
 if cmp -s "$dir/a.sum" "$dir/b.sum" &&
