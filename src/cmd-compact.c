@@ -256,6 +256,9 @@ static int compact_copy(struct compact_args *a)
         return ret;
     }
     out.durable = !a->no_sync;
+    if (a->threads > 1) {
+        fr_sink_write_behind(&out);
+    }
     fr_progress_init(&prog, a->progress && !a->quiet && !fr_quiet);
     /* keep a zstd-compressed stream compressed */
     o.zstd = in.compression && strcmp(in.compression, "zstd") == 0;

@@ -285,8 +285,8 @@ static void writeback_stop(struct fr_sink *k)
 /* ---- writing ------------------------------------------------------------ */
 
 /* Write all of P to the fd: at OFF, or sequentially when OFF < 0. */
-static int write_all(struct fr_sink *k, const uint8_t *p, size_t n,
-                     int64_t off)
+static int write_all_to(struct fr_sink *k, const uint8_t *p, size_t n,
+                        int64_t off, struct fr_err *err)
 {
     uint64_t start = off >= 0 ? (uint64_t)off : 0;
     size_t done = 0;
@@ -301,7 +301,7 @@ static int write_all(struct fr_sink *k, const uint8_t *p, size_t n,
         if (w < 0) {
             int e = errno;
             pthread_mutex_lock(&k->lock);
-            fr_fail_sys(k->err, e, FR_NO_OFFSET,
+            fr_fail_sys(err, e, FR_NO_OFFSET,
                         "write failed at output offset 0x%llx",
                         (unsigned long long)(start + done));
             pthread_mutex_unlock(&k->lock);
@@ -315,6 +315,140 @@ static int write_all(struct fr_sink *k, const uint8_t *p, size_t n,
     }
     writeback_note(k, start, n);
     pthread_mutex_unlock(&k->lock);
+    return 0;
+}
+
+static int write_all(struct fr_sink *k, const uint8_t *p, size_t n,
+                     int64_t off)
+{
+    return write_all_to(k, p, n, off, k->err);
+}
+
+/* ---- write-behind ---------------------------------------------------------
+ *
+ * With fr_sink_write_behind, a full buffer is handed to a thread that
+ * writes it while the caller fills the other one.  One buffer is in flight
+ * at a time, so the bytes reach the file in order.  Everything else that
+ * touches the file first waits for it (behind_drain).
+ */
+
+struct fr_behind {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct fr_sink *k;
+    uint8_t *spare;             /* the buffer not being filled */
+    const uint8_t *job;         /* being written: LEN bytes at OFF */
+    size_t len;
+    int64_t off;
+    bool busy, stop;
+    struct fr_err err;          /* the thread's failure */
+};
+
+static void *behind_main(void *arg)
+{
+    struct fr_behind *b = arg;
+
+    pthread_mutex_lock(&b->lock);
+    for (;;) {
+        while (!b->busy && !b->stop) {
+            pthread_cond_wait(&b->cond, &b->lock);
+        }
+        if (!b->busy) {
+            break;
+        }
+        pthread_mutex_unlock(&b->lock);
+        if (!fr_failed(&b->err)) {
+            write_all_to(b->k, b->job, b->len, b->off, &b->err);
+        }
+        pthread_mutex_lock(&b->lock);
+        b->busy = false;
+        pthread_cond_broadcast(&b->cond);
+    }
+    pthread_mutex_unlock(&b->lock);
+    return NULL;
+}
+
+/* Wait until nothing is in flight; its failure becomes the sink's. */
+static int behind_drain(struct fr_sink *k)
+{
+    struct fr_behind *b = k->behind;
+
+    if (!b) {
+        return 0;
+    }
+    pthread_mutex_lock(&b->lock);
+    while (b->busy) {
+        pthread_cond_wait(&b->cond, &b->lock);
+    }
+    pthread_mutex_unlock(&b->lock);
+    if (fr_failed(&b->err)) {
+        if (!fr_failed(k->err)) {
+            *k->err = b->err;
+        }
+        return -1;
+    }
+    return 0;
+}
+
+static void behind_stop(struct fr_sink *k)
+{
+    struct fr_behind *b = k->behind;
+
+    if (!b) {
+        return;
+    }
+    behind_drain(k);
+    pthread_mutex_lock(&b->lock);
+    b->stop = true;
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+    pthread_join(b->thread, NULL);
+    pthread_cond_destroy(&b->cond);
+    pthread_mutex_destroy(&b->lock);
+    free(b->spare);
+    free(b);
+    k->behind = NULL;
+}
+
+void fr_sink_write_behind(struct fr_sink *k)
+{
+    struct fr_behind *b = calloc(1, sizeof(*b));
+
+    if (!b || !(b->spare = malloc(k->cap))) {
+        free(b);
+        return;         /* writes stay in the caller: only slower */
+    }
+    b->k = k;
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_cond_init(&b->cond, NULL);
+    if (pthread_create(&b->thread, NULL, behind_main, b) != 0) {
+        pthread_cond_destroy(&b->cond);
+        pthread_mutex_destroy(&b->lock);
+        free(b->spare);
+        free(b);
+        return;
+    }
+    k->behind = b;
+}
+
+/* Hand the buffer to the thread and go on with the spare one. */
+static int behind_submit(struct fr_sink *k)
+{
+    struct fr_behind *b = k->behind;
+
+    if (behind_drain(k) < 0) {
+        return -1;
+    }
+    pthread_mutex_lock(&b->lock);
+    b->job = k->buf;
+    b->len = k->len;
+    b->off = k->is_file ? (int64_t)k->pos : -1;
+    b->busy = true;
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+    k->buf = b->spare;
+    b->spare = (uint8_t *)b->job;
     return 0;
 }
 
@@ -340,6 +474,8 @@ static int flush_buf(struct fr_sink *k, bool end_frame)
                 return -1;
             }
         } while (in.pos < in.size || (end_frame && left));
+    } else if (k->len && k->behind) {
+        ret = behind_submit(k);
     } else if (k->len) {
         ret = write_all(k, k->buf, k->len, k->is_file ? (int64_t)k->pos
                                                       : -1);
@@ -389,7 +525,7 @@ int fr_sink_writev(struct fr_sink *k, struct iovec *iov, int cnt)
         }
         return 0;
     }
-    if (flush_buf(k, false) < 0) {
+    if (flush_buf(k, false) < 0 || behind_drain(k) < 0) {
         return -1;
     }
     while (cnt > 0) {
@@ -503,7 +639,7 @@ static int direct_write(struct fr_sink *k, const uint8_t *p, size_t n,
 
 int fr_sink_pwrite(struct fr_sink *k, const void *p, size_t n, uint64_t off)
 {
-    if (fr_failed(k->err)) {
+    if (fr_failed(k->err) || behind_drain(k) < 0) {
         return -1;
     }
     if (!k->seekable) {
@@ -523,6 +659,9 @@ int fr_sink_pread(struct fr_sink *k, void *p, size_t n, uint64_t off)
 {
     size_t done = 0;
 
+    if (behind_drain(k) < 0) {
+        return -1;
+    }
     while (done < n) {
         ssize_t r = pread(k->fd, (uint8_t *)p + done, n - done,
                           (off_t)(off + done));
@@ -546,6 +685,9 @@ int fr_sink_pread(struct fr_sink *k, void *p, size_t n, uint64_t off)
 
 int fr_sink_punch(struct fr_sink *k, uint64_t off, uint64_t len)
 {
+    if (behind_drain(k) < 0) {
+        return -1;
+    }
     if (fallocate(k->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                   (off_t)off, (off_t)len) == 0) {
         return 0;
@@ -570,9 +712,10 @@ int fr_sink_punch(struct fr_sink *k, uint64_t off, uint64_t len)
 
 int fr_sink_start_zstd(struct fr_sink *k, int level, int threads)
 {
-    if (flush_buf(k, false) < 0) {
+    if (flush_buf(k, false) < 0 || behind_drain(k) < 0) {
         return -1;
     }
+    behind_stop(k);             /* zstd has threads of its own */
     k->zstd = ZSTD_createCCtx();
     k->zcap = ZSTD_CStreamOutSize();
     k->zbuf = malloc(k->zcap);
@@ -613,10 +756,12 @@ int fr_sink_commit(struct fr_sink *k)
     bool was_file = k->tmp_path != NULL;
     uint64_t end;
 
-    if (fr_failed(k->err) || flush_buf(k, k->zstd != NULL) < 0) {
+    if (fr_failed(k->err) || flush_buf(k, k->zstd != NULL) < 0 ||
+        behind_drain(k) < 0) {
         fr_sink_abort(k);
         return -1;
     }
+    behind_stop(k);
     writeback_stop(k);
     direct_end(k);
     if (k->scratch) {
@@ -665,7 +810,8 @@ int fr_sink_commit(struct fr_sink *k)
 
 void fr_sink_abort(struct fr_sink *k)
 {
-    writeback_stop(k);      /* before its fd is closed */
+    behind_stop(k);         /* these two before the fd is closed */
+    writeback_stop(k);
     direct_end(k);
     if (k->tmp_path) {
         unlink(k->tmp_path);

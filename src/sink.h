@@ -51,6 +51,7 @@ struct fr_sink {
     struct fr_writeback *wb;    /* background writeback thread, or NULL */
     uint64_t wb_from;           /* lowest offset written since it was */
     uint64_t wb_bytes;          /* woken, and bytes written since then */
+    struct fr_behind *behind;   /* write-behind thread, or NULL */
     pthread_mutex_t lock;       /* fr_sink_pwrite from several threads:
                                  * all zero bytes is unlocked (glibc) */
 };
@@ -73,6 +74,12 @@ int fr_sink_open_scratch(struct fr_sink *k, struct fr_err *err);
 /* Write sequentially to FD (a pipe), which K then owns (closes). */
 int fr_sink_open_fd(struct fr_sink *k, int fd, const char *name,
                     struct fr_err *err);
+
+/*
+ * From now on, write full buffers of sequential output from a thread of
+ * its own, while the caller fills the next one (the bytes are the same).
+ */
+void fr_sink_write_behind(struct fr_sink *k);
 
 /* Append N bytes at the sequential position. */
 int fr_sink_write(struct fr_sink *k, const void *p, size_t n);

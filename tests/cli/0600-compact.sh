@@ -70,3 +70,8 @@ assert_eq "$(json_get ign.json 'd["records"]["resent"]')" 0 \
 # from a pipe it goes through an image: the same guest RAM
 cat s.bin | $FIXEDRAM -q compact - piped.c
 $FIXEDRAM diff s.bin piped.c > /dev/null || fail "compact from a pipe"
+# a full disk under the write-behind thread is a clean error
+if [ -w /dev/full ]; then
+    expect_code 1 $FIXEDRAM compact --threads=2 s.bin /dev/full 2> ef
+    assert_grep "/dev/full: write failed .*No space left" ef
+fi
