@@ -48,9 +48,10 @@ static const struct argp_option options[] = {
       "Do not fsync OUTPUT before renaming it into place (faster; a system "
       "crash soon after can leave it empty or partial)", 0 },
     { "threads", OPT_THREADS, "N", 0,
-      "Threads (default: the number of CPUs, at most 8): an image is read "
-      "and rewritten at once from 2, and zstd output uses N workers; the "
-      "output is the same for any N", 0 },
+      "Threads (default: the number of CPUs, at most 8): from 2, an image "
+      "is read and rewritten at once and a stream's output is written "
+      "behind; zstd output uses N workers; the output is the same for any "
+      "N", 0 },
     { 0 }
 };
 
