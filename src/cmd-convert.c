@@ -51,8 +51,9 @@ static const struct argp_option options[] = {
       "(faster; a system crash soon after can leave it empty or partial)",
       0 },
     { "threads", OPT_THREADS, "N", 0,
-      "Compression threads for --zstd (default: the number of CPUs, at "
-      "most 8); the output is the same for any N", 0 },
+      "Threads (default: the number of CPUs, at most 8): from 2, "
+      "stream-to-image writes pages from a thread of its own; --zstd uses N "
+      "workers; the output is the same for any N", 0 },
     { 0 }
 };
 
