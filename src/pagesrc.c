@@ -5,11 +5,7 @@
 
 #include "pagesrc.h"
 
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "convert.h"
 #include "sink.h"
