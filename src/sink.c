@@ -57,19 +57,27 @@ static void track_tmp(char *path, bool add)
     }
 }
 
+/* A sink with no file yet, and its buffer. */
+static int sink_init(struct fr_sink *k, const char *name, struct fr_err *err)
+{
+    memset(k, 0, sizeof(*k));
+    k->name = name;
+    k->err = err;
+    k->fd = -1;
+    k->wb_from = UINT64_MAX;
+    k->cap = SINK_BUFSIZE;
+    k->buf = malloc(k->cap);
+    return k->buf ? 0 : fr_fail(err, FR_E_NOMEM, FR_NO_OFFSET,
+                                "out of memory");
+}
+
 int fr_sink_open(struct fr_sink *k, const char *path, bool force,
                  struct fr_err *err)
 {
     struct stat st;
 
-    memset(k, 0, sizeof(*k));
-    k->name = path;
-    k->err = err;
-    k->fd = -1;
-    k->cap = SINK_BUFSIZE;
-    k->buf = malloc(k->cap);
-    if (!k->buf) {
-        return fr_fail(err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+    if (sink_init(k, path, err) < 0) {
+        return -1;
     }
     if (strcmp(path, "-") == 0) {
         if (isatty(1)) {
@@ -112,21 +120,16 @@ int fr_sink_open(struct fr_sink *k, const char *path, bool force,
     }
     track_tmp(k->tmp_path, true);
     k->is_file = k->seekable = k->durable = true;
-    k->wb_from = UINT64_MAX;
     return 0;
 }
 
 int fr_sink_open_fd(struct fr_sink *k, int fd, const char *name,
                     struct fr_err *err)
 {
-    memset(k, 0, sizeof(*k));
-    k->name = name;
-    k->err = err;
-    k->fd = fd;
-    k->cap = SINK_BUFSIZE;
-    k->buf = malloc(k->cap);
-    return k->buf ? 0 : fr_fail(err, FR_E_NOMEM, FR_NO_OFFSET,
-                                "out of memory");
+    int ret = sink_init(k, name, err);
+
+    k->fd = fd;         /* owned even on failure: abort closes it */
+    return ret;
 }
 
 int fr_sink_open_scratch(struct fr_sink *k, struct fr_err *err)
@@ -134,15 +137,13 @@ int fr_sink_open_scratch(struct fr_sink *k, struct fr_err *err)
     const char *dir = getenv("TMPDIR");
     char *path;
 
-    memset(k, 0, sizeof(*k));
-    k->name = "temporary file";
-    k->err = err;
-    k->cap = SINK_BUFSIZE;
-    k->buf = malloc(k->cap);
+    if (sink_init(k, "temporary file", err) < 0) {
+        return -1;
+    }
     if (!dir || !*dir) {
         dir = "/var/tmp";
     }
-    if (!k->buf || asprintf(&path, "%s/fixedram-XXXXXX", dir) < 0) {
+    if (asprintf(&path, "%s/fixedram-XXXXXX", dir) < 0) {
         return fr_fail(err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
     }
     /* never linked where O_TMPFILE works; else unlinked at once, so that
@@ -161,7 +162,6 @@ int fr_sink_open_scratch(struct fr_sink *k, struct fr_err *err)
                            "($TMPDIR)", dir);
     }
     k->is_file = k->seekable = k->scratch = true;
-    k->wb_from = UINT64_MAX;
     return 0;
 }
 
