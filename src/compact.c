@@ -19,9 +19,9 @@ struct compactor {
     struct fr_sink *out;
     const struct convert_opts *o;
     struct sf_summary *sum;
+    const struct ram_state *first;  /* pass 1's walk: pages sent */
     size_t nblocks;
-    struct fr_bitmap *seen;     /* per block: pass 1 saw the page */
-    struct fr_bitmap *resent;   /* per block: ... more than once */
+    struct fr_bitmap *resent;   /* per block: sent more than once */
     uint64_t nresent;
     /* pass 2 */
     struct fr_sink scratch;     /* final content of resent pages */
@@ -45,14 +45,12 @@ static int find_blocks(void *opaque, struct ram_state *rs)
     struct compactor *c = opaque;
 
     c->nblocks = rs->nblocks;
-    c->seen = calloc(rs->nblocks + 1, sizeof(*c->seen));
     c->resent = calloc(rs->nblocks + 1, sizeof(*c->resent));
-    if (!c->seen || !c->resent) {
+    if (!c->resent) {
         return no_memory(&c->in->err);
     }
     for (size_t i = 0; i < rs->nblocks; i++) {
-        if (fr_bitmap_init(&c->seen[i], rs->blocks[i].npages) < 0 ||
-            fr_bitmap_init(&c->resent[i], rs->blocks[i].npages) < 0) {
+        if (fr_bitmap_init(&c->resent[i], rs->blocks[i].npages) < 0) {
             return no_memory(&c->in->err);
         }
     }
@@ -65,12 +63,8 @@ static int find_record(void *opaque, struct ram_state *rs,
     struct compactor *c = opaque;
     (void)rs;
 
-    if (!fr_bitmap_test(&c->seen[rec->block], rec->page)) {
-        return fr_bitmap_set(&c->seen[rec->block], rec->page) < 0
-                   ? no_memory(&c->in->err)
-                   : 0;
-    }
-    if (fr_bitmap_test(&c->resent[rec->block], rec->page)) {
+    /* the walk keeps which pages were sent (its "sent" bitmaps) */
+    if (!rec->resent || fr_bitmap_test(&c->resent[rec->block], rec->page)) {
         return 0;
     }
     c->nresent++;
@@ -146,7 +140,7 @@ static int copy_record(void *opaque, struct ram_state *rs,
         return placer_record(&c->pl, rec);
     }
     if (rec->kind == RAM_XBZRLE || rec->block >= c->nblocks ||
-        !fr_bitmap_test(&c->seen[rec->block], rec->page)) {
+        !fr_bitmap_test(&c->first->blocks[rec->block].sent, rec->page)) {
         return fr_fail(&c->in->err, FR_E_CORRUPT, rec->offset,
                        "the file changed between two reads");
     }
@@ -256,14 +250,14 @@ int compact_stream(struct savefile *in, const char *path, struct fr_sink *out,
     };
     int ret = -1;
 
+    memset(&sum1, 0, sizeof(sum1));
     memset(&sum2, 0, sizeof(sum2));
     memset(&again, 0, sizeof(again));
     again.fd = -1;
     if (savefile_walk(in, &sum1, &find) < 0) {
-        savefile_summary_free(&sum1);
         goto out;
     }
-    savefile_summary_free(&sum1);
+    c.first = &sum1.ram;
     c.buf = malloc((size_t)BACK_PAGES * 65536);
     if (!c.buf) {
         no_memory(&in->err);
@@ -293,17 +287,16 @@ out:
     if (ret < 0 && fr_failed(&c.scratch_err) && !fr_failed(&in->err)) {
         in->err = c.scratch_err;
     }
-    for (size_t i = 0; c.seen && i < c.nblocks; i++) {
-        fr_bitmap_free(&c.seen[i]);
+    for (size_t i = 0; c.resent && i < c.nblocks; i++) {
         fr_bitmap_free(&c.resent[i]);
     }
-    free(c.seen);
     free(c.resent);
     free(c.buf);
     placer_free(&c.pl);
     if (c.scratch_open) {
         fr_sink_abort(&c.scratch);
     }
+    savefile_summary_free(&sum1);
     savefile_summary_free(&sum2);
     savefile_close(&again);
     return ret;

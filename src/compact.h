@@ -1,7 +1,8 @@
 /*
  * Compacting a classic stream in two passes over the input, without a
  * copy of guest RAM: the first pass finds the pages sent more than once
- * (two bits per page); the second copies everything through, records of
+ * (one bit per page, beside the walk's own map of pages sent); the second
+ * copies everything through, records of
  * pages sent once included, in their order, and places the copies of the
  * others in a temporary image (place.h).  Their final content follows as
  * records at the end of the last ram section.
