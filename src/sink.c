@@ -217,7 +217,7 @@ static void *writeback_main(void *arg)
 /* N bytes were written at START.  After each WRITEBACK_BYTES, hand the
  * helper the range written since it was last woken, less the last
  * WRITEBACK_LAG before this write.  (The helper starts on first use; when
- * it cannot, that only costs speed.) */
+ * it cannot, that only costs speed.)  Called with K->lock held. */
 static void writeback_note(struct fr_sink *k, uint64_t start, size_t n)
 {
     struct fr_writeback *wb = k->wb;
@@ -553,7 +553,9 @@ int fr_sink_writev(struct fr_sink *k, struct iovec *iov, int cnt)
         }
     }
     if (k->is_file) {
+        pthread_mutex_lock(&k->lock);
         writeback_note(k, k->pos - total, total);
+        pthread_mutex_unlock(&k->lock);
     }
     return 0;
 }
