@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,6 +37,8 @@ static int src_init(struct fr_src *s, struct fr_err *err, size_t cap)
 
 /* ---- file descriptors ------------------------------------------------ */
 
+static ssize_t mem_fill(struct fr_src *s, uint8_t *buf, size_t n);
+
 static ssize_t fd_fill(struct fr_src *s, uint8_t *buf, size_t n)
 {
     for (;;) {
@@ -49,6 +52,33 @@ static ssize_t fd_fill(struct fr_src *s, uint8_t *buf, size_t n)
             return fr_fail_sys(s->err, errno, s->fd_next, "read failed");
         }
     }
+}
+
+/*
+ * A regular file is read through a read-only mapping of all of it: page
+ * records then reach their consumer straight from the page cache, with no
+ * copy into a buffer (stream-to-image, compact and checksum copy or hash
+ * each page once instead of twice).  The mapping is only address space:
+ * fr_src_consume drops the pages behind the reader from it, so resident
+ * memory stays at a few MiB.  Where mmap fails, reads stay buffered.
+ */
+static void map_file(struct fr_src *s)
+{
+    if (s->size == 0 || s->size > SIZE_MAX) {
+        return;
+    }
+    void *p = mmap(NULL, (size_t)s->size, PROT_READ, MAP_SHARED, s->fd, 0);
+    if (p == MAP_FAILED) {
+        return;
+    }
+    madvise(p, (size_t)s->size, MADV_SEQUENTIAL);
+    free(s->buf);
+    s->owns_buf = false;
+    s->mapped = true;
+    s->buf = p;
+    s->cap = s->end = (size_t)s->size;
+    s->eof = true;
+    s->fill = mem_fill;
 }
 
 int fr_src_open_fd(struct fr_src *s, int fd, struct fr_err *err)
@@ -71,6 +101,7 @@ int fr_src_open_fd(struct fr_src *s, int fd, struct fr_err *err)
 #ifdef HAVE_POSIX_FADVISE
             posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
+            map_file(s);
         }
     }
     return 0;
@@ -354,6 +385,10 @@ void fr_src_close(struct fr_src *s)
     if (s->owns_buf) {
         free(s->buf);
     }
+    if (s->mapped) {
+        munmap(s->buf, s->cap);
+        s->mapped = false;
+    }
     s->buf = NULL;
     s->close = NULL;
     s->owns_buf = false;
@@ -394,6 +429,36 @@ const uint8_t *fr_src_peek(struct fr_src *s, size_t n)
     return p && avail == n ? p : NULL;
 }
 
+/* How far a mapped reader runs before it drops the pages behind it, and
+ * how much it keeps: what callers may still be using (writes queued from
+ * pointers into the mapping) should not have to be mapped again. */
+#define MAP_RELEASE_STEP (4u << 20)
+#define MAP_KEEP (8u << 20)
+
+/* Unmap the pages of a mapped file behind the reader: they stay in the
+ * page cache, but no longer count as this process's memory.  A pointer a
+ * caller still holds there stays valid: reading it maps the page again. */
+static void release_behind(struct fr_src *s)
+{
+    if (s->start < MAP_KEEP) {
+        return;
+    }
+    size_t to = (s->start - MAP_KEEP) & ~(size_t)(MAP_RELEASE_STEP - 1);
+    if (to > s->released) {
+        madvise(s->buf + s->released, to - s->released, MADV_DONTNEED);
+        s->released = to;
+    }
+}
+
+void fr_src_release(struct fr_src *s)
+{
+    if (s->mapped) {
+        size_t to = s->start & ~(size_t)(MAP_RELEASE_STEP - 1);
+        madvise(s->buf, to, MADV_DONTNEED);
+        s->released = to;
+    }
+}
+
 void fr_src_consume(struct fr_src *s, size_t n)
 {
     if (n > s->end - s->start) {
@@ -401,6 +466,9 @@ void fr_src_consume(struct fr_src *s, size_t n)
     }
     s->start += n;
     s->pos += n;
+    if (s->mapped && s->start - s->released >= MAP_KEEP + MAP_RELEASE_STEP) {
+        release_behind(s);
+    }
 }
 
 int fr_src_read(struct fr_src *s, void *dst, size_t n, const char *what)
@@ -475,6 +543,12 @@ int fr_src_seek(struct fr_src *s, uint64_t off, const char *what)
             return fr_fail(s->err, FR_E_TRUNCATED, s->size,
                            "%s at offset 0x%llx is past the end of the "
                            "file", what, (unsigned long long)off);
+        }
+        if (s->mapped) {
+            s->start = (size_t)off;
+            s->pos = off;
+            s->released = s->start < s->released ? 0 : s->released;
+            return 0;
         }
         s->start = s->end = 0;
         s->pos = s->fd_next = off;

@@ -41,6 +41,8 @@ struct fr_src {
     uint64_t size;          /* file size when seekable */
     uint64_t fd_next;       /* next offset the fd backend reads */
     bool decompressed;      /* offsets are into decompressed data */
+    bool mapped;            /* buf maps the whole file (see io.c) */
+    size_t released;        /* mapped: buf[0, released) was dropped */
     bool direct;            /* dfd is open: see fr_src_bypass_cache */
     int dfd;
 };
@@ -128,6 +130,17 @@ int fr_src_pread_to(struct fr_src *s, void *dst, size_t n, uint64_t off,
  * stay buffered.
  */
 void fr_src_bypass_cache(struct fr_src *s, const char *path);
+
+/* True when pointers fr_src_peek returns stay valid (and keep their
+ * bytes) until S is closed: a mapped file. */
+static inline bool fr_src_data_stays(const struct fr_src *s)
+{
+    return s->mapped;
+}
+
+/* Let go of the memory that the bytes read so far take (a mapped file's
+ * pages): for a reader kept open while other work goes on. */
+void fr_src_release(struct fr_src *s);
 
 /* Logical offset of the next unread byte. */
 static inline uint64_t fr_src_tell(const struct fr_src *s)

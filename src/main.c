@@ -14,6 +14,7 @@
 
 #include "cmd.h"
 #include "exit.h"
+#include "sink.h"
 
 const char *argp_program_version = PACKAGE_STRING;
 const char *argp_program_bug_address = NULL;
@@ -135,6 +136,7 @@ int main(int argc, char **argv)
 
     argp_err_exit_status = FR_EXIT_USAGE;
     signal(SIGPIPE, SIG_IGN);
+    fr_sink_catch_signals();
     argp_parse(&global_argp, argc, argv, ARGP_IN_ORDER, NULL, &g);
 
     for (const struct fr_cmd *const *c = fr_cmds; *c; c++) {

@@ -29,6 +29,13 @@ static char *volatile tmp_files[MAX_TMP];
 
 static void on_signal(int sig)
 {
+    if (sig == SIGBUS) {
+        /* the only cause here: a mapped input lost its end (io.c) */
+        static const char msg[] = "fixedram: an input file was truncated "
+                                  "while it was being read (SIGBUS)\n";
+        ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+        (void)w;
+    }
     for (int i = 0; i < MAX_TMP; i++) {
         if (tmp_files[i]) {
             unlink(tmp_files[i]);
@@ -38,22 +45,23 @@ static void on_signal(int sig)
     raise(sig);
 }
 
+void fr_sink_catch_signals(void)
+{
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
 static void track_tmp(char *path, bool add)
 {
-    static bool installed;
     for (int i = 0; i < MAX_TMP; i++) {
         if (add ? !tmp_files[i] : tmp_files[i] == path) {
             tmp_files[i] = add ? path : NULL;
             break;
         }
-    }
-    if (add && !installed) {
-        struct sigaction sa = { .sa_handler = on_signal };
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGHUP, &sa, NULL);
-        installed = true;
     }
 }
 
@@ -285,16 +293,18 @@ static void writeback_stop(struct fr_sink *k)
 /* ---- writing ------------------------------------------------------------ */
 
 /* Write all of P to the fd: at OFF, or sequentially when OFF < 0. */
-static int write_all_to(struct fr_sink *k, const uint8_t *p, size_t n,
-                        int64_t off, struct fr_err *err)
+/* Write the CNT buffers of IOV at OFF, or sequentially when OFF < 0, to
+ * the end (IOV is used as scratch space).  Failures go to ERR. */
+static int writev_all_to(struct fr_sink *k, struct iovec *iov, int cnt,
+                         int64_t off, struct fr_err *err)
 {
     uint64_t start = off >= 0 ? (uint64_t)off : 0;
-    size_t done = 0;
+    uint64_t done = 0;
 
-    while (done < n) {
-        ssize_t w = off >= 0 ? pwrite(k->fd, p + done, n - done,
-                                      (off_t)(start + done))
-                             : write(k->fd, p + done, n - done);
+    while (cnt > 0) {
+        int n = cnt < IOV_MAX ? cnt : IOV_MAX;
+        ssize_t w = off >= 0 ? pwritev(k->fd, iov, n, (off_t)(start + done))
+                             : writev(k->fd, iov, n);
         if (w < 0 && errno == EINTR) {
             continue;
         }
@@ -307,15 +317,32 @@ static int write_all_to(struct fr_sink *k, const uint8_t *p, size_t n,
             pthread_mutex_unlock(&k->lock);
             return -1;
         }
-        done += (size_t)w;
+        done += (uint64_t)w;
+        /* drop what was written; a short write leaves part of one */
+        while (cnt > 0 && (size_t)w >= iov->iov_len) {
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            cnt--;
+        }
+        if (cnt > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
     }
     pthread_mutex_lock(&k->lock);       /* positioned writers may be many */
-    if (off >= 0 && start + n > k->high) {
-        k->high = start + n;
+    if (off >= 0 && start + done > k->high) {
+        k->high = start + done;
     }
-    writeback_note(k, start, n);
+    writeback_note(k, start, (size_t)done);
     pthread_mutex_unlock(&k->lock);
     return 0;
+}
+
+static int write_all_to(struct fr_sink *k, const uint8_t *p, size_t n,
+                        int64_t off, struct fr_err *err)
+{
+    struct iovec iov = { (void *)p, n };
+    return writev_all_to(k, &iov, 1, off, err);
 }
 
 static int write_all(struct fr_sink *k, const uint8_t *p, size_t n,
@@ -525,38 +552,12 @@ int fr_sink_writev(struct fr_sink *k, struct iovec *iov, int cnt)
         }
         return 0;
     }
-    if (flush_buf(k, false) < 0 || behind_drain(k) < 0) {
+    if (flush_buf(k, false) < 0 || behind_drain(k) < 0 ||
+        writev_all_to(k, iov, cnt, k->is_file ? (int64_t)k->pos : -1,
+                      k->err) < 0) {
         return -1;
     }
-    while (cnt > 0) {
-        int n = cnt < IOV_MAX ? cnt : IOV_MAX;
-        ssize_t w = k->is_file ? pwritev(k->fd, iov, n, (off_t)k->pos)
-                               : writev(k->fd, iov, n);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w < 0) {
-            return fr_fail_sys(k->err, errno, FR_NO_OFFSET,
-                               "write failed at output offset 0x%llx",
-                               (unsigned long long)k->pos);
-        }
-        k->pos += (uint64_t)w;
-        /* drop what was written; a short write leaves part of one */
-        while (cnt > 0 && (size_t)w >= iov->iov_len) {
-            w -= (ssize_t)iov->iov_len;
-            iov++;
-            cnt--;
-        }
-        if (cnt > 0) {
-            iov->iov_base = (uint8_t *)iov->iov_base + w;
-            iov->iov_len -= (size_t)w;
-        }
-    }
-    if (k->is_file) {
-        pthread_mutex_lock(&k->lock);
-        writeback_note(k, k->pos - total, total);
-        pthread_mutex_unlock(&k->lock);
-    }
+    k->pos += total;
     return 0;
 }
 
@@ -655,6 +656,19 @@ int fr_sink_pwrite(struct fr_sink *k, const void *p, size_t n, uint64_t off)
         }
     }
     return write_all(k, p, n, (int64_t)off);
+}
+
+int fr_sink_pwritev(struct fr_sink *k, struct iovec *iov, int cnt,
+                    uint64_t off)
+{
+    if (fr_failed(k->err) || behind_drain(k) < 0) {
+        return -1;
+    }
+    if (!k->seekable) {
+        return fr_fail(k->err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
+                       "this output must be a regular file, not a pipe");
+    }
+    return writev_all_to(k, iov, cnt, (int64_t)off, k->err);
 }
 
 int fr_sink_pread(struct fr_sink *k, void *p, size_t n, uint64_t off)

@@ -57,6 +57,13 @@ struct fr_sink {
 };
 
 /*
+ * Catch SIGINT, SIGTERM and SIGHUP, which then remove the temporary files
+ * of open sinks, and SIGBUS, which a mapped input (io.c) raises when the
+ * file shrinks under it: it also says so.  Call once, early.
+ */
+void fr_sink_catch_signals(void);
+
+/*
  * Open PATH for writing ("-" = stdout).  An existing PATH is refused with
  * FR_E_EXISTS unless FORCE.  Returns 0, or -1 with ERR set.
  */
@@ -104,6 +111,11 @@ int fr_sink_skip_to(struct fr_sink *k, uint64_t off);
  * for headers rewritten at the end).  Several threads may do this at
  * once, without --bypass-cache. */
 int fr_sink_pwrite(struct fr_sink *k, const void *p, size_t n, uint64_t off);
+
+/* The CNT buffers of IOV, one after the other, at OFF: as fr_sink_pwrite
+ * (never bypassing the cache); IOV is used as scratch space. */
+int fr_sink_pwritev(struct fr_sink *k, struct iovec *iov, int cnt,
+                    uint64_t off);
 
 /*
  * From now on, let fr_sink_pwrite of whole 4096-byte blocks at 4096-aligned

@@ -334,7 +334,9 @@ static void test_file(int fd)
     EXPECT_TRUE(fr_src_open_fd(&s, fd, &err) == 0);
     EXPECT_TRUE(s.seekable);
     EXPECT_EQ_U64(s.size, DATA_LEN);
-    check_walk(&s, DATA_LEN, true);
+    /* a regular file is mapped whole: no window limits a peek */
+    EXPECT_TRUE(s.mapped && fr_src_data_stays(&s));
+    check_walk(&s, DATA_LEN, false);
     fr_src_close(&s);
 
     /* Seeks: forward past the window, backward, to the end, past it. */
@@ -395,6 +397,46 @@ static void test_file(int fd)
     EXPECT_EQ_U64(err.offset, DATA_LEN + 4096);
     fr_src_close(&s);
     free(tmp);
+}
+
+/* A big mapped file: the reader lets go of the pages behind it, and a
+ * pointer into them still reads the file's bytes. */
+static void test_file_release(void)
+{
+    char name[] = "/tmp/fr-test-io-XXXXXX";
+    const size_t len = (size_t)40 << 20;
+    struct fr_err err;
+    struct fr_src s;
+    const uint8_t *first, *p;
+    size_t avail;
+    int fd = mkstemp(name);
+
+    if (fd < 0 || ftruncate(fd, (off_t)len) < 0 ||
+        pwrite(fd, data, W, 0) != (ssize_t)W ||
+        pwrite(fd, data + W, W, (off_t)(len - W)) != (ssize_t)W) {
+        perror("test file");
+        abort();
+    }
+    fr_err_clear(&err);
+    EXPECT_TRUE(fr_src_open_fd(&s, fd, &err) == 0);
+    EXPECT_TRUE(s.mapped);
+    first = fr_src_peek(&s, W);
+    EXPECT_TRUE(first != NULL);
+    while ((p = fr_src_peek_upto(&s, W, &avail)) && avail) {
+        fr_src_consume(&s, avail);
+    }
+    EXPECT_TRUE(s.released > 0);
+    EXPECT_EQ_U64(fr_src_tell(&s), len);
+    EXPECT_MEM(first, data, W);
+    EXPECT_TRUE(fr_src_seek(&s, len - W, "x") == 0);
+    p = fr_src_peek(&s, W);
+    EXPECT_TRUE(p && memcmp(p, data + W, W) == 0);
+    fr_src_release(&s);
+    EXPECT_MEM(first, data, W);
+    EXPECT_TRUE(!fr_src_failed(&s));
+    fr_src_close(&s);
+    close(fd);
+    unlink(name);
 }
 
 /* Read errors and bad descriptors are FR_E_IO with errno. */
@@ -948,6 +990,7 @@ int main(void)
     test_file(fd);
     close(fd);
     unlink(tmpname);
+    test_file_release();
     test_fd_errors();
     test_pipe();
     test_zstd();
