@@ -34,7 +34,6 @@ static const struct argp_option options[] = {
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
     struct checksum_args *a = state->input;
-    char *end;
 
     switch (key) {
     case OPT_OUTPUT:
@@ -44,11 +43,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         }
         return 0;
     case OPT_THREADS:
-        a->threads = (int)strtol(arg, &end, 10);
-        if (*arg == '\0' || *end != '\0' || a->threads < 1 ||
-            a->threads > 64) {
-            argp_error(state, "invalid thread count '%s' (1 to 64)", arg);
-        }
+        a->threads = fr_parse_threads(state, arg);
         return 0;
     case ARGP_KEY_ARG:
         if (a->path) {
@@ -143,7 +138,7 @@ static int run_checksum(int argc, char **argv)
     int direct = 1;
     if (savefile_peek_config(&sf, &cfg) == 0 &&
         !sv_has_cap(&cfg, "mapped-ram") && sf.file.seekable) {
-        direct = digest_stream(&sf, &r);
+        direct = digest_stream(&sf, a.threads, &r);
         if (direct == 1) {
             savefile_close(&sf);
             if (savefile_open(&sf, a.path) < 0) {

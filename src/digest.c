@@ -14,6 +14,7 @@
 #include <xxhash.h>
 
 #include "endian.h"
+#include "parallel.h"
 #include "sink.h"
 
 /* Pages per chunk: 64 MiB of 4 KiB pages, 1 MiB of page hashes. */
@@ -309,6 +310,12 @@ out:
 
 #define RUN_HASHES 65536
 
+/* With threads, and an input whose pages stay where the reader found them
+ * (a mapped file), records are collected in batches and their pages are
+ * hashed by several threads at once.  A batch spans 4 MiB of 4 KiB pages,
+ * which the reader still has mapped when they are hashed. */
+#define BATCH 1024
+
 struct dstream {
     struct digest_devices dev;
     uint32_t page_size;
@@ -320,6 +327,11 @@ struct dstream {
     XXH128_canonical_t *run;    /* hashes waiting to be written */
     uint64_t run_slot, run_count;
     bool xbzrle;
+    int threads;                /* > 1: hash batches in parallel */
+    uint64_t *batch_slot;
+    const uint8_t **batch_data; /* NULL: a ZERO record */
+    XXH128_canonical_t *batch_hash;
+    size_t batch_len;
 };
 
 static int ds_flush(struct dstream *d)
@@ -335,6 +347,62 @@ static int ds_flush(struct dstream *d)
     return ret;
 }
 
+/* The page's hash (ZERO records: 16 zero bytes) goes into the run of
+ * hashes for consecutive slots, which is written out when it breaks. */
+static int ds_put(struct dstream *d, uint64_t slot, const uint8_t *data,
+                  const XXH128_canonical_t *hash)
+{
+    XXH128_canonical_t *c;
+
+    if (d->run_count && (slot != d->run_slot + d->run_count ||
+                         d->run_count == RUN_HASHES) && ds_flush(d) < 0) {
+        return -1;
+    }
+    if (!d->run_count) {
+        d->run_slot = slot;
+    }
+    c = &d->run[d->run_count++];
+    if (hash) {
+        *c = *hash;
+    } else if (!data) {
+        memset(c, 0, sizeof(*c));
+    } else {
+        XXH128_canonicalFromHash(c, XXH3_128bits(data, d->page_size));
+    }
+    return 0;
+}
+
+static int hash_batch_piece(void *ctx, int worker, uint64_t first,
+                            uint64_t count)
+{
+    struct dstream *d = ctx;
+
+    (void)worker;
+    for (uint64_t i = first; i < first + count; i++) {
+        if (d->batch_data[i]) {
+            XXH128_canonicalFromHash(&d->batch_hash[i],
+                                     XXH3_128bits(d->batch_data[i],
+                                                  d->page_size));
+        } else {
+            memset(&d->batch_hash[i], 0, sizeof(d->batch_hash[i]));
+        }
+    }
+    return 0;
+}
+
+/* Hash the batch in parallel, then put the hashes in record order. */
+static int ds_batch_flush(struct dstream *d)
+{
+    fr_parallel(d->batch_len, BATCH / 8, d->threads, hash_batch_piece, d);
+    for (size_t i = 0; i < d->batch_len; i++) {
+        if (ds_put(d, d->batch_slot[i], NULL, &d->batch_hash[i]) < 0) {
+            return -1;
+        }
+    }
+    d->batch_len = 0;
+    return 0;
+}
+
 static int ds_blocks(void *opaque, struct ram_state *rs)
 {
     struct dstream *d = opaque;
@@ -344,6 +412,14 @@ static int ds_blocks(void *opaque, struct ram_state *rs)
     d->nblocks = rs->nblocks;
     d->base = calloc(rs->nblocks + 1, sizeof(*d->base));
     d->run = malloc(RUN_HASHES * sizeof(*d->run));
+    if (d->threads > 1) {
+        d->batch_slot = malloc(BATCH * sizeof(*d->batch_slot));
+        d->batch_data = malloc(BATCH * sizeof(*d->batch_data));
+        d->batch_hash = malloc(BATCH * sizeof(*d->batch_hash));
+        if (!d->batch_slot || !d->batch_data || !d->batch_hash) {
+            d->threads = 1;     /* hashing in line still works */
+        }
+    }
     if (!d->base || !d->run) {
         return fr_fail(&d->scratch_err, FR_E_NOMEM, FR_NO_OFFSET,
                        "out of memory");
@@ -365,26 +441,19 @@ static int ds_record(void *opaque, struct ram_state *rs,
 {
     struct dstream *d = opaque;
     uint64_t slot = d->base[rec->block] + rec->page;
-    XXH128_canonical_t *c;
+    const uint8_t *data = rec->kind == RAM_ZERO ? NULL : rec->data;
 
+    (void)rs;
     if (rec->kind == RAM_XBZRLE) {
         d->xbzrle = true;
         return -1;      /* stop the walk: this needs the page source */
     }
-    if (d->run_count && (slot != d->run_slot + d->run_count ||
-                         d->run_count == RUN_HASHES) && ds_flush(d) < 0) {
-        return -1;
+    if (d->threads <= 1) {
+        return ds_put(d, slot, data, NULL);
     }
-    if (!d->run_count) {
-        d->run_slot = slot;
-    }
-    c = &d->run[d->run_count++];
-    if (rec->kind == RAM_ZERO) {
-        memset(c, 0, sizeof(*c));
-    } else {
-        XXH128_canonicalFromHash(c, XXH3_128bits(rec->data, rs->page_size));
-    }
-    return 0;
+    d->batch_slot[d->batch_len] = slot;
+    d->batch_data[d->batch_len] = data;
+    return ++d->batch_len == BATCH ? ds_batch_flush(d) : 0;
 }
 
 /* Digest block I from its hashes in the scratch file. */
@@ -421,7 +490,8 @@ static int ds_block_digest(struct dstream *d, const struct ram_block *b,
     return 0;
 }
 
-int digest_stream(struct savefile *sf, struct digest_result *out)
+int digest_stream(struct savefile *sf, int threads,
+                  struct digest_result *out)
 {
     struct dstream d = { 0 };
     struct sf_visitor v;
@@ -432,6 +502,7 @@ int digest_stream(struct savefile *sf, struct digest_result *out)
     if (digest_devices_init(&d.dev, &v) < 0) {
         return fr_fail(&sf->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
     }
+    d.threads = fr_src_data_stays(sf->src) ? threads : 1;
     v.ram.opaque = &d;
     v.ram.blocks = ds_blocks;
     v.ram.record = ds_record;
@@ -443,7 +514,8 @@ int digest_stream(struct savefile *sf, struct digest_result *out)
         ret = 1;
         goto out;
     }
-    if (ds_flush(&d) < 0 || result_init(out, &sum.ram) < 0) {
+    if ((d.batch_len && ds_batch_flush(&d) < 0) || ds_flush(&d) < 0 ||
+        result_init(out, &sum.ram) < 0) {
         goto out;
     }
     uint8_t *zero = calloc(1, d.page_size);
@@ -473,6 +545,9 @@ out:
     }
     free(d.base);
     free(d.run);
+    free(d.batch_slot);
+    free(d.batch_data);
+    free(d.batch_hash);
     XXH3_freeState(d.dev.state);
     savefile_summary_free(&sum);
     return ret;
