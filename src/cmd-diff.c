@@ -15,6 +15,8 @@
 #include "digest.h"
 #include "exit.h"
 #include "output.h"
+#include "pagecmp.h"
+#include "zero.h"
 
 #define CHUNK_PAGES 256
 
@@ -26,7 +28,12 @@ struct diff_args {
 
 struct side {
     struct savefile sf;
-    struct pagesrc ps;
+    struct pagesrc ps;          /* its pages by index, unless DIRECT */
+    bool direct;                /* a stream compared record by record */
+    struct sf_summary sum;      /* DIRECT: its walk */
+    struct fr_bitmap *differs;  /* DIRECT: per block, sent pages that
+                                 * differ from the other side's */
+    const struct ram_state *ram;
     struct digest_devices dev;
     struct sf_visitor vis;
     struct digest_result r;
@@ -121,12 +128,14 @@ static bool any_present(const struct ram_block *b, uint64_t p, uint64_t n)
            fr_bitmap_next(&b->present, p, true) < p + n;
 }
 
+/* Both sides by pages: returns 0, -1 or -2 (side 0 or 1 failed), or -3
+ * (out of memory). */
 static int compare_block(struct side *s, struct block_diff *d,
                          uint8_t *ba, uint8_t *bb)
 {
-    const struct ram_block *a = &s[0].ps.sum.ram.blocks[d->a];
-    const struct ram_block *b = &s[1].ps.sum.ram.blocks[d->b];
-    uint32_t psz = s[0].ps.sum.ram.page_size;
+    const struct ram_block *a = &s[0].ram->blocks[d->a];
+    const struct ram_block *b = &s[1].ram->blocks[d->b];
+    uint32_t psz = s[0].ram->page_size;
     uint64_t n = a->npages < b->npages ? a->npages : b->npages;
 
     for (uint64_t p = 0; p < n; p += CHUNK_PAGES) {
@@ -143,6 +152,42 @@ static int compare_block(struct side *s, struct block_diff *d,
         for (uint64_t i = 0; i < c; i++) {
             if (memcmp(ba + i * psz, bb + i * psz, psz) != 0 &&
                 add_range(d, p + i) < 0) {
+                return -3;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Side DS compared record by record (pagecmp) with the other side: its
+ * sent pages differ as its bits say; the pages it never sent are zero.
+ * Returns as compare_block. */
+static int compare_direct(struct side *s, int ds, struct block_diff *d,
+                          uint8_t *buf)
+{
+    long ia = ds == 0 ? d->a : d->b, ib = ds == 0 ? d->b : d->a;
+    const struct ram_block *a = &s[ds].ram->blocks[ia];
+    const struct ram_block *b = &s[!ds].ram->blocks[ib];
+    const struct fr_bitmap *differs = &s[ds].differs[ia];
+    uint32_t psz = s[0].ram->page_size;
+    uint64_t n = a->npages < b->npages ? a->npages : b->npages;
+
+    for (uint64_t p = 0; p < n; p += CHUNK_PAGES) {
+        uint64_t c = n - p < CHUNK_PAGES ? n - p : CHUNK_PAGES;
+        bool read = false;
+        for (uint64_t i = 0; i < c; i++) {
+            bool differ = false;
+            if (fr_bitmap_test(&a->sent, p + i)) {
+                differ = fr_bitmap_test(differs, p + i);
+            } else if (any_present(b, p + i, 1)) {
+                if (!read && pagesrc_read(&s[!ds].ps, (size_t)ib, p, c,
+                                          buf) < 0) {
+                    return ds ? -1 : -2;
+                }
+                read = true;
+                differ = !fr_is_zero(buf + i * psz, psz);
+            }
+            if (differ && add_range(d, p + i) < 0) {
                 return -3;
             }
         }
@@ -226,6 +271,47 @@ static void print_json(const struct diff_args *a, struct block_diff *d,
     fr_json_finish(&j);
 }
 
+/* Can SF be compared record by record: a classic stream in a mapped
+ * file?  Returns 1, 0, or -1 on error. */
+static int can_go_direct(struct savefile *sf)
+{
+    struct sv_config cfg;
+
+    if (savefile_peek_config(sf, &cfg) < 0) {
+        return -1;
+    }
+    return !sv_has_cap(&cfg, "mapped-ram") && fr_src_data_stays(sf->src);
+}
+
+/* Compare side I's records with the other side's pages; a stream with
+ * XBZRLE pages is opened again and read by pages instead.  Returns -1, or
+ * the side that failed. */
+static int go_direct(struct side *s, int i, const char *path)
+{
+    struct side *me = &s[i];
+    int r = pagecmp_stream(&me->sf, &s[!i].ps, &me->vis, &me->sum,
+                           &me->differs);
+    if (r < 0) {
+        return fr_failed(&s[!i].sf.err) ? !i : i;
+    }
+    if (r == 0) {
+        me->ram = &me->sum.ram;
+        return -1;
+    }
+    savefile_summary_free(&me->sum);
+    memset(&me->sum, 0, sizeof(me->sum));
+    savefile_close(&me->sf);
+    XXH3_128bits_reset(me->dev.state);
+    me->dev.body_len = 0;
+    me->direct = false;
+    if (savefile_open(&me->sf, path) < 0 ||
+        pagesrc_open(&me->ps, &me->sf, &me->vis) < 0) {
+        return i;
+    }
+    me->ram = pagesrc_ram(&me->ps);
+    return -1;
+}
+
 static int run_diff(int argc, char **argv)
 {
     struct diff_args a = { .output = FR_OUTPUT_HUMAN };
@@ -240,13 +326,36 @@ static int run_diff(int argc, char **argv)
     argp_parse(&diff_argp, argc, argv, 0, NULL, &a);
     for (int i = 0; i < 2; i++) {
         if (digest_devices_init(&s[i].dev, &s[i].vis) < 0 ||
-            savefile_open(&s[i].sf, a.path[i]) < 0 ||
-            pagesrc_open(&s[i].ps, &s[i].sf, &s[i].vis) < 0) {
+            savefile_open(&s[i].sf, a.path[i]) < 0) {
             bad = i;
             goto out;
         }
     }
-    const struct ram_state *ra = &s[0].ps.sum.ram, *rb = &s[1].ps.sum.ram;
+    /* one classic stream file is compared where its records lie */
+    for (int i = 0; i < 2 && !s[0].direct; i++) {
+        int r = can_go_direct(&s[i].sf);
+        if (r < 0) {
+            bad = i;
+            goto out;
+        }
+        s[i].direct = r;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (s[i].direct) {
+            continue;
+        }
+        if (pagesrc_open(&s[i].ps, &s[i].sf, &s[i].vis) < 0) {
+            bad = i;
+            goto out;
+        }
+        s[i].ram = pagesrc_ram(&s[i].ps);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (s[i].direct && (bad = go_direct(s, i, a.path[i])) >= 0) {
+            goto out;
+        }
+    }
+    const struct ram_state *ra = s[0].ram, *rb = s[1].ram;
     if (ra->page_size != rb->page_size) {
         fprintf(stderr, "fixedram: %s and %s have different page sizes\n",
                 a.path[0], a.path[1]);
@@ -284,7 +393,9 @@ static int run_diff(int argc, char **argv)
             same = false;
             continue;
         }
-        int r = compare_block(s, &d[i], ba, bb);
+        int r = s[0].direct ? compare_direct(s, 0, &d[i], ba)
+                : s[1].direct ? compare_direct(s, 1, &d[i], ba)
+                              : compare_block(s, &d[i], ba, bb);
         if (r < 0) {
             bad = r == -1 ? 0 : r == -2 ? 1 : -1;
             if (r == -3) {
@@ -321,6 +432,8 @@ out:
         if (s[i].dev.state) {
             XXH3_freeState(s[i].dev.state);
         }
+        pagecmp_free(s[i].differs, s[i].sum.ram.nblocks);
+        savefile_summary_free(&s[i].sum);
         pagesrc_close(&s[i].ps);
         savefile_close(&s[i].sf);
     }
