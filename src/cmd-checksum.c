@@ -27,7 +27,8 @@ static const struct argp_option options[] = {
     { "output", OPT_OUTPUT, "FORMAT", 0,
       "Output format: human (default) or json", 0 },
     { "threads", OPT_THREADS, "N", 0,
-      "Hash with N threads (default: the number of CPUs, at most 8)", 0 },
+      "Hash an image's pages with N threads (default: the number of CPUs, "
+      "at most 8)", 0 },
     { 0 }
 };
 
@@ -138,7 +139,7 @@ static int run_checksum(int argc, char **argv)
     int direct = 1;
     if (savefile_peek_config(&sf, &cfg) == 0 &&
         !sv_has_cap(&cfg, "mapped-ram") && sf.file.seekable) {
-        direct = digest_stream(&sf, a.threads, &r);
+        direct = digest_stream(&sf, &r);
         if (direct == 1) {
             savefile_close(&sf);
             if (savefile_open(&sf, a.path) < 0) {

@@ -14,7 +14,6 @@
 #include <xxhash.h>
 
 #include "endian.h"
-#include "parallel.h"
 #include "sink.h"
 
 /* Pages per chunk: 64 MiB of 4 KiB pages, 1 MiB of page hashes. */
@@ -310,11 +309,21 @@ out:
 
 #define RUN_HASHES 65536
 
-/* With threads, and an input whose pages stay where the reader found them
- * (a mapped file), records are collected in batches and their pages are
- * hashed by several threads at once.  A batch spans 4 MiB of 4 KiB pages,
- * which the reader still has mapped when they are hashed. */
-#define BATCH 1024
+/* The hashes of short runs of slots (the resent pages of later rounds,
+ * scattered over the guest) are kept in a log and written out in slot
+ * order when it fills up or the walk ends: a window of slots in one write,
+ * not one write per page.  One bit per slot says which slots the log
+ * holds, so that a run written at once never goes out before older
+ * copies of its pages still in the log. */
+#define SHORT_RUN 64
+#define LOG_MAX 65536
+#define LOG_WINDOW 4096
+
+struct logent {
+    uint64_t slot;
+    uint32_t seq;               /* order of arrival */
+    XXH128_canonical_t hash;
+};
 
 struct dstream {
     struct digest_devices dev;
@@ -326,81 +335,86 @@ struct dstream {
     bool scratch_open;
     XXH128_canonical_t *run;    /* hashes waiting to be written */
     uint64_t run_slot, run_count;
+    struct logent *log;         /* short runs, not written yet */
+    size_t log_len;
+    struct fr_bitmap logged;    /* the slots in the log */
+    XXH128_canonical_t *window; /* LOG_WINDOW hashes, read and patched */
     bool xbzrle;
-    int threads;                /* > 1: hash batches in parallel */
-    uint64_t *batch_slot;
-    const uint8_t **batch_data; /* NULL: a ZERO record */
-    XXH128_canonical_t *batch_hash;
-    size_t batch_len;
 };
 
-static int ds_flush(struct dstream *d)
+static int log_cmp(const void *a, const void *b)
 {
-    int ret = 0;
-
-    if (d->run_count) {
-        ret = fr_sink_pwrite(&d->scratch, d->run,
-                             d->run_count * sizeof(*d->run),
-                             d->run_slot * sizeof(*d->run));
+    const struct logent *x = a, *y = b;
+    if (x->slot != y->slot) {
+        return x->slot < y->slot ? -1 : 1;
     }
-    d->run_count = 0;
-    return ret;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* The page's hash (ZERO records: 16 zero bytes) goes into the run of
- * hashes for consecutive slots, which is written out when it breaks. */
-static int ds_put(struct dstream *d, uint64_t slot, const uint8_t *data,
-                  const XXH128_canonical_t *hash)
+/* Write the log's hashes into the scratch file, in slot order, one window
+ * of slots (read, patched, written back) at a time. */
+static int log_apply(struct dstream *d)
 {
-    XXH128_canonical_t *c;
+    const size_t hsz = sizeof(XXH128_canonical_t);
+    size_t i = 0;
 
-    if (d->run_count && (slot != d->run_slot + d->run_count ||
-                         d->run_count == RUN_HASHES) && ds_flush(d) < 0) {
-        return -1;
-    }
-    if (!d->run_count) {
-        d->run_slot = slot;
-    }
-    c = &d->run[d->run_count++];
-    if (hash) {
-        *c = *hash;
-    } else if (!data) {
-        memset(c, 0, sizeof(*c));
-    } else {
-        XXH128_canonicalFromHash(c, XXH3_128bits(data, d->page_size));
-    }
-    return 0;
-}
-
-static int hash_batch_piece(void *ctx, int worker, uint64_t first,
-                            uint64_t count)
-{
-    struct dstream *d = ctx;
-
-    (void)worker;
-    for (uint64_t i = first; i < first + count; i++) {
-        if (d->batch_data[i]) {
-            XXH128_canonicalFromHash(&d->batch_hash[i],
-                                     XXH3_128bits(d->batch_data[i],
-                                                  d->page_size));
-        } else {
-            memset(&d->batch_hash[i], 0, sizeof(d->batch_hash[i]));
+    qsort(d->log, d->log_len, sizeof(*d->log), log_cmp);
+    while (i < d->log_len) {
+        uint64_t lo = d->log[i].slot, hi = lo;
+        size_t j = i;
+        while (j < d->log_len && d->log[j].slot - lo < LOG_WINDOW) {
+            hi = d->log[j++].slot;
         }
-    }
-    return 0;
-}
-
-/* Hash the batch in parallel, then put the hashes in record order. */
-static int ds_batch_flush(struct dstream *d)
-{
-    fr_parallel(d->batch_len, BATCH / 8, d->threads, hash_batch_piece, d);
-    for (size_t i = 0; i < d->batch_len; i++) {
-        if (ds_put(d, d->batch_slot[i], NULL, &d->batch_hash[i]) < 0) {
+        if (fr_sink_pread(&d->scratch, d->window, (hi - lo + 1) * hsz,
+                          lo * hsz) < 0) {
+            return -1;
+        }
+        for (; i < j; i++) {    /* in order: a later copy wins */
+            d->window[d->log[i].slot - lo] = d->log[i].hash;
+            fr_bitmap_clear(&d->logged, d->log[i].slot);
+        }
+        if (fr_sink_pwrite(&d->scratch, d->window, (hi - lo + 1) * hsz,
+                           lo * hsz) < 0) {
             return -1;
         }
     }
-    d->batch_len = 0;
+    d->log_len = 0;
     return 0;
+}
+
+/* Write the run of hashes: a long one at once (after the log, when that
+ * holds older copies of its slots), a short one (resent pages, scattered)
+ * through the log. */
+static int ds_flush(struct dstream *d)
+{
+    uint64_t end = d->run_slot + d->run_count;
+    int ret = 0;
+
+    if (d->run_count >= SHORT_RUN) {
+        if (fr_bitmap_next(&d->logged, d->run_slot, true) < end &&
+            log_apply(d) < 0) {
+            return -1;
+        }
+        ret = fr_sink_pwrite(&d->scratch, d->run,
+                             d->run_count * sizeof(*d->run),
+                             d->run_slot * sizeof(*d->run));
+    } else {
+        for (uint64_t i = 0; i < d->run_count && ret == 0; i++) {
+            if (d->log_len == LOG_MAX && (ret = log_apply(d)) < 0) {
+                break;
+            }
+            d->log[d->log_len] = (struct logent){
+                .slot = d->run_slot + i, .seq = (uint32_t)d->log_len,
+                .hash = d->run[i] };
+            d->log_len++;
+            if (fr_bitmap_set(&d->logged, d->run_slot + i) < 0) {
+                ret = fr_fail(&d->scratch_err, FR_E_NOMEM, FR_NO_OFFSET,
+                              "out of memory");
+            }
+        }
+    }
+    d->run_count = 0;
+    return ret;
 }
 
 static int ds_blocks(void *opaque, struct ram_state *rs)
@@ -412,21 +426,19 @@ static int ds_blocks(void *opaque, struct ram_state *rs)
     d->nblocks = rs->nblocks;
     d->base = calloc(rs->nblocks + 1, sizeof(*d->base));
     d->run = malloc(RUN_HASHES * sizeof(*d->run));
-    if (d->threads > 1) {
-        d->batch_slot = malloc(BATCH * sizeof(*d->batch_slot));
-        d->batch_data = malloc(BATCH * sizeof(*d->batch_data));
-        d->batch_hash = malloc(BATCH * sizeof(*d->batch_hash));
-        if (!d->batch_slot || !d->batch_data || !d->batch_hash) {
-            d->threads = 1;     /* hashing in line still works */
-        }
-    }
-    if (!d->base || !d->run) {
+    d->log = malloc(LOG_MAX * sizeof(*d->log));
+    d->window = malloc(LOG_WINDOW * sizeof(*d->window));
+    if (!d->base || !d->run || !d->log || !d->window) {
         return fr_fail(&d->scratch_err, FR_E_NOMEM, FR_NO_OFFSET,
                        "out of memory");
     }
     for (size_t i = 0; i < rs->nblocks; i++) {
         d->base[i] = slots;
         slots += rs->blocks[i].npages;
+    }
+    if (fr_bitmap_init(&d->logged, slots) < 0) {
+        return fr_fail(&d->scratch_err, FR_E_NOMEM, FR_NO_OFFSET,
+                       "out of memory");
     }
     if (fr_sink_open_scratch(&d->scratch, &d->scratch_err) < 0) {
         return -1;
@@ -441,19 +453,26 @@ static int ds_record(void *opaque, struct ram_state *rs,
 {
     struct dstream *d = opaque;
     uint64_t slot = d->base[rec->block] + rec->page;
-    const uint8_t *data = rec->kind == RAM_ZERO ? NULL : rec->data;
+    XXH128_canonical_t *c;
 
-    (void)rs;
     if (rec->kind == RAM_XBZRLE) {
         d->xbzrle = true;
         return -1;      /* stop the walk: this needs the page source */
     }
-    if (d->threads <= 1) {
-        return ds_put(d, slot, data, NULL);
+    if (d->run_count && (slot != d->run_slot + d->run_count ||
+                         d->run_count == RUN_HASHES) && ds_flush(d) < 0) {
+        return -1;
     }
-    d->batch_slot[d->batch_len] = slot;
-    d->batch_data[d->batch_len] = data;
-    return ++d->batch_len == BATCH ? ds_batch_flush(d) : 0;
+    if (!d->run_count) {
+        d->run_slot = slot;
+    }
+    c = &d->run[d->run_count++];
+    if (rec->kind == RAM_ZERO) {
+        memset(c, 0, sizeof(*c));
+    } else {
+        XXH128_canonicalFromHash(c, XXH3_128bits(rec->data, rs->page_size));
+    }
+    return 0;
 }
 
 /* Digest block I from its hashes in the scratch file. */
@@ -490,8 +509,7 @@ static int ds_block_digest(struct dstream *d, const struct ram_block *b,
     return 0;
 }
 
-int digest_stream(struct savefile *sf, int threads,
-                  struct digest_result *out)
+int digest_stream(struct savefile *sf, struct digest_result *out)
 {
     struct dstream d = { 0 };
     struct sf_visitor v;
@@ -502,7 +520,6 @@ int digest_stream(struct savefile *sf, int threads,
     if (digest_devices_init(&d.dev, &v) < 0) {
         return fr_fail(&sf->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
     }
-    d.threads = fr_src_data_stays(sf->src) ? threads : 1;
     v.ram.opaque = &d;
     v.ram.blocks = ds_blocks;
     v.ram.record = ds_record;
@@ -514,8 +531,8 @@ int digest_stream(struct savefile *sf, int threads,
         ret = 1;
         goto out;
     }
-    if ((d.batch_len && ds_batch_flush(&d) < 0) || ds_flush(&d) < 0 ||
-        result_init(out, &sum.ram) < 0) {
+    if (ds_flush(&d) < 0 ||
+        log_apply(&d) < 0 || result_init(out, &sum.ram) < 0) {
         goto out;
     }
     uint8_t *zero = calloc(1, d.page_size);
@@ -545,9 +562,9 @@ out:
     }
     free(d.base);
     free(d.run);
-    free(d.batch_slot);
-    free(d.batch_data);
-    free(d.batch_hash);
+    free(d.log);
+    free(d.window);
+    fr_bitmap_free(&d.logged);
     XXH3_freeState(d.dev.state);
     savefile_summary_free(&sum);
     return ret;

@@ -54,13 +54,11 @@ void digest_result_free(struct digest_result *r);
 /*
  * One pass over a classic stream SF (freshly opened): page hashes go to a
  * temporary file (16 bytes a page, in $TMPDIR) where a resent page's last
- * copy overwrites the earlier ones; THREADS threads hash the pages of a
- * mapped file.  Returns 0 with OUT filled, 1 when the stream has XBZRLE
+ * copy overwrites the earlier ones.  Returns 0 with OUT filled, 1 when the stream has XBZRLE
  * pages, which need the pages themselves (SF is then spent: reopen it and
  * use digest_compute), or -1 on error (in SF->err).
  */
-int digest_stream(struct savefile *sf, int threads,
-                  struct digest_result *out);
+int digest_stream(struct savefile *sf, struct digest_result *out);
 
 /* Finish the device digest alone into OUT (frees D's state). */
 int digest_compute_devices(struct digest_devices *d, struct digest_hex *out);
