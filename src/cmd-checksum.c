@@ -127,7 +127,7 @@ static int run_checksum(int argc, char **argv)
     if (!a.threads) {
         a.threads = fr_default_threads();
     }
-    if (savefile_open(&sf, a.path) < 0) {
+    if (savefile_open_mapped(&sf, a.path) < 0) {
         ret = fr_report(&sf.err, a.path);
         savefile_close(&sf);
         return ret;

@@ -326,7 +326,7 @@ static int run_diff(int argc, char **argv)
     argp_parse(&diff_argp, argc, argv, 0, NULL, &a);
     for (int i = 0; i < 2; i++) {
         if (digest_devices_init(&s[i].dev, &s[i].vis) < 0 ||
-            savefile_open(&s[i].sf, a.path[i]) < 0) {
+            savefile_open_mapped(&s[i].sf, a.path[i]) < 0) {
             bad = i;
             goto out;
         }

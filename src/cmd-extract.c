@@ -287,7 +287,6 @@ static int stream_blocks(void *opaque, struct ram_state *rs)
     for (size_t i = 0; i < rs->nblocks; i++) {
         x->pl.sink[i] = x->out.want[i] ? &x->out.sink[i] : NULL;
     }
-    x->pl.data_stays = fr_src_data_stays(x->sf->src);
     if (x->a->threads > 1) {
         placer_start_writer(&x->pl);
     }

@@ -100,7 +100,6 @@ static int copy_blocks(void *opaque, struct ram_state *rs)
         return -1;
     }
     c->pl.keep_stale = true;    /* its bits say what holds data */
-    c->pl.data_stays = fr_src_data_stays(c->in->src);
     for (size_t i = 0; i < rs->nblocks; i++) {
         c->pl.sink[i] = &c->scratch;
         c->pl.base[i] = base;
@@ -258,7 +257,6 @@ int compact_stream(struct savefile *in, const char *path, struct fr_sink *out,
     if (savefile_walk(in, &sum1, &find) < 0) {
         goto out;
     }
-    fr_src_release(&in->file);  /* pass 2 reads it again */
     c.first = &sum1.ram;
     c.buf = malloc((size_t)BACK_PAGES * 65536);
     if (!c.buf) {

@@ -135,7 +135,6 @@ static int s2i_blocks(void *opaque, struct ram_state *rs)
         return -1;
     }
     c->pl.keep_stale = c->o->internal;
-    c->pl.data_stays = fr_src_data_stays(c->in->src);
     if (c->o->threads > 1) {
         placer_start_writer(&c->pl);
     }

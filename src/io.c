@@ -54,29 +54,26 @@ static ssize_t fd_fill(struct fr_src *s, uint8_t *buf, size_t n)
     }
 }
 
-/*
- * A regular file is read through a read-only mapping of all of it: page
- * records then reach their consumer straight from the page cache, with no
- * copy into a buffer (stream-to-image, compact and checksum copy or hash
- * each page once instead of twice).  The mapping is only address space:
- * fr_src_consume drops the pages behind the reader from it, so resident
- * memory stays at a few MiB.  Where mmap fails, reads stay buffered.
- */
-static void map_file(struct fr_src *s)
+void fr_src_map(struct fr_src *s)
 {
-    if (s->size == 0 || s->size > SIZE_MAX) {
+    if (!s->seekable || s->mapped || s->fd < 0 || s->size == 0 ||
+        s->size > SIZE_MAX) {
         return;
     }
     void *p = mmap(NULL, (size_t)s->size, PROT_READ, MAP_SHARED, s->fd, 0);
     if (p == MAP_FAILED) {
-        return;
+        return;         /* reads stay buffered */
     }
     madvise(p, (size_t)s->size, MADV_SEQUENTIAL);
-    free(s->buf);
+    if (s->owns_buf) {
+        free(s->buf);
+    }
     s->owns_buf = false;
     s->mapped = true;
     s->buf = p;
     s->cap = s->end = (size_t)s->size;
+    s->start = (size_t)s->pos;
+    s->released = s->start & ~(size_t)4095;
     s->eof = true;
     s->fill = mem_fill;
 }
@@ -101,7 +98,6 @@ int fr_src_open_fd(struct fr_src *s, int fd, struct fr_err *err)
 #ifdef HAVE_POSIX_FADVISE
             posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
-            map_file(s);
         }
     }
     return 0;
@@ -446,15 +442,6 @@ static void release_behind(struct fr_src *s)
     size_t to = (s->start - MAP_KEEP) & ~(size_t)(MAP_RELEASE_STEP - 1);
     if (to > s->released) {
         madvise(s->buf + s->released, to - s->released, MADV_DONTNEED);
-        s->released = to;
-    }
-}
-
-void fr_src_release(struct fr_src *s)
-{
-    if (s->mapped) {
-        size_t to = s->start & ~(size_t)(MAP_RELEASE_STEP - 1);
-        madvise(s->buf, to, MADV_DONTNEED);
         s->released = to;
     }
 }

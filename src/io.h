@@ -57,6 +57,18 @@ struct fr_src {
  */
 int fr_src_open_fd(struct fr_src *s, int fd, struct fr_err *err);
 
+/*
+ * From the current position on, read the regular file S reads through a
+ * read-only mapping of all of it, where it can be mapped: the bytes are
+ * then read in place, not copied into a buffer, which pays for commands
+ * that only look at them (inspect, verify, checksum, diff).  The mapping
+ * is only address space: the pages behind the reader are dropped from it
+ * as it moves on, so resident memory stays at a few MiB.  Pointers from
+ * fr_src_peek then stay valid until S is closed (fr_src_data_stays).  A
+ * file that shrinks while mapped raises SIGBUS (see fr_sink_catch_signals).
+ */
+void fr_src_map(struct fr_src *s);
+
 /* Make S read the LEN bytes at P (not copied; P must outlive S). */
 void fr_src_open_mem(struct fr_src *s, const void *p, size_t len,
                      struct fr_err *err);
@@ -132,15 +144,11 @@ int fr_src_pread_to(struct fr_src *s, void *dst, size_t n, uint64_t off,
 void fr_src_bypass_cache(struct fr_src *s, const char *path);
 
 /* True when pointers fr_src_peek returns stay valid (and keep their
- * bytes) until S is closed: a mapped file. */
+ * bytes) until S is closed: a mapped file (fr_src_map). */
 static inline bool fr_src_data_stays(const struct fr_src *s)
 {
     return s->mapped;
 }
-
-/* Let go of the memory that the bytes read so far take (a mapped file's
- * pages): for a reader kept open while other work goes on. */
-void fr_src_release(struct fr_src *s);
 
 /* Logical offset of the next unread byte. */
 static inline uint64_t fr_src_tell(const struct fr_src *s)

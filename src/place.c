@@ -32,15 +32,13 @@ int placer_init(struct placer *pl, const struct ram_state *rs,
     pl->base = calloc(rs->nblocks + 1, sizeof(*pl->base));
     pl->bits = calloc(rs->nblocks + 1, sizeof(*pl->bits));
     pl->page = malloc(MAX_PAGE);
-    pl->zeros = calloc(1, MAX_PAGE);
-    if (!pl->sink || !pl->base || !pl->bits || !pl->page || !pl->zeros) {
+    if (!pl->sink || !pl->base || !pl->bits || !pl->page) {
         return no_memory(pl);
     }
     for (int i = 0; i < PLACER_BUFS; i++) {
         /* aligned for --bypass-cache (O_DIRECT) */
         pl->buf[i] = aligned_alloc(4096, pl->run_max * (size_t)MAX_PAGE);
-        pl->iov[i] = calloc(pl->run_max, sizeof(struct iovec));
-        if (!pl->buf[i] || !pl->iov[i]) {
+        if (!pl->buf[i]) {
             return no_memory(pl);
         }
     }
@@ -61,14 +59,6 @@ int placer_init(struct placer *pl, const struct ram_state *rs,
  * overtaken by an earlier one.
  */
 
-static int write_job(struct placer *pl, const struct placer_job *j)
-{
-    if (j->niov) {
-        return fr_sink_pwritev(j->sink, pl->iov[j->buf], j->niov, j->off);
-    }
-    return fr_sink_pwrite(j->sink, pl->buf[j->buf], j->len, j->off);
-}
-
 static void *writer_main(void *arg)
 {
     struct placer *pl = arg;
@@ -83,7 +73,8 @@ static void *writer_main(void *arg)
         }
         struct placer_job j = pl->jobs[pl->head];
         pthread_mutex_unlock(&pl->lock);
-        int r = pl->failed ? -1 : write_job(pl, &j);
+        int r = pl->failed ? -1 : fr_sink_pwrite(j.sink, pl->buf[j.buf],
+                                                 j.len, j.off);
         pthread_mutex_lock(&pl->lock);
         pl->failed |= r < 0;
         pl->head = (pl->head + 1) % PLACER_BUFS;
@@ -112,19 +103,17 @@ static int submit_run(struct placer *pl)
     if (!pl->run_count) {
         return 0;
     }
-    struct placer_job job = {
-        .sink = pl->sink[pl->run_block],
-        .off = pl->base[pl->run_block] + pl->run_start * pl->page_size,
-        .len = pl->run_count * pl->page_size,
-        .buf = pl->cur,
-        .niov = pl->run_by_ref ? (int)pl->run_count : 0,
-    };
+    struct fr_sink *k = pl->sink[pl->run_block];
+    uint64_t off = pl->base[pl->run_block] + pl->run_start * pl->page_size;
+    size_t len = pl->run_count * pl->page_size;
     pl->run_count = 0;
     if (!pl->threaded) {
-        return write_job(pl, &job);
+        return fr_sink_pwrite(k, pl->run, len, off);
     }
     pthread_mutex_lock(&pl->lock);
-    pl->jobs[(pl->head + pl->njobs) % PLACER_BUFS] = job;
+    int tail = (pl->head + pl->njobs) % PLACER_BUFS;
+    pl->jobs[tail] = (struct placer_job){ .sink = k, .off = off,
+                                          .len = len, .buf = pl->cur };
     pl->njobs++;
     pthread_cond_broadcast(&pl->cond);
     /* the next buffer is free once fewer than all are queued */
@@ -169,13 +158,8 @@ static int queue(struct placer *pl, size_t block, uint64_t page,
     if (!pl->run_count) {
         pl->run_block = block;
         pl->run_start = page;
-        /* O_DIRECT needs aligned memory: a copy */
-        pl->run_by_ref = pl->data_stays && !pl->sink[block]->direct;
     }
-    if (pl->run_by_ref) {
-        pl->iov[pl->cur][pl->run_count] = (struct iovec){
-            (void *)(data ? data : pl->zeros), pl->page_size };
-    } else if (data) {
+    if (data) {
         memcpy(pl->run + pl->run_count * pl->page_size, data, pl->page_size);
     } else {
         memset(pl->run + pl->run_count * pl->page_size, 0, pl->page_size);
@@ -229,8 +213,6 @@ int placer_record(struct placer *pl, const struct ram_record *rec)
         } else {
             memset(pl->page, 0, ps);
         }
-        /* by reference, PAGE stays queued until the next XBZRLE record,
-         * which waits (placer_flush, above) before it decodes into it */
         xbzrle_decode(rec->data, rec->len, pl->page, ps, &bad, &why);
         data = pl->page;
     }
@@ -253,7 +235,6 @@ void placer_free(struct placer *pl)
     }
     for (int i = 0; i < PLACER_BUFS; i++) {
         free(pl->buf[i]);
-        free(pl->iov[i]);
     }
     if (pl->bits) {
         for (size_t i = 0; i < pl->nblocks; i++) {
@@ -264,6 +245,5 @@ void placer_free(struct placer *pl)
     free(pl->sink);
     free(pl->base);
     free(pl->page);
-    free(pl->zeros);
     memset(pl, 0, sizeof(*pl));
 }

@@ -14,7 +14,6 @@
 #include <stdbool.h>
 #include <pthread.h>
 #include <stdint.h>
-#include <sys/uio.h>
 
 #include "bitmap.h"
 #include "ram.h"
@@ -27,7 +26,6 @@ struct placer_job {
     uint64_t off;
     size_t len;
     int buf;
-    int niov;                   /* > 0: write iov[buf], not buf[buf] */
 };
 
 struct placer {
@@ -37,17 +35,12 @@ struct placer {
     uint64_t *base;             /* per block: offset of page 0 */
     struct fr_bitmap *bits;     /* per block: the page holds data */
     bool keep_stale;            /* a clear bit is enough: write nothing */
-    bool data_stays;            /* records' data stays valid until the
-                                 * placer is freed: write it from there */
     uint8_t *buf[PLACER_BUFS];  /* runs of pages: being filled, queued */
-    struct iovec *iov[PLACER_BUFS]; /* or where the run's pages are */
     int cur;                    /* the one being filled */
     uint8_t *run;               /* = buf[cur] */
-    bool run_by_ref;            /* the run is in iov[cur], not in run */
     size_t run_block;
     uint64_t run_start, run_count, run_max;
-    uint8_t *page;              /* an XBZRLE page, decoded */
-    uint8_t *zeros;
+    uint8_t *page;
     struct fr_err *err;         /* for out-of-memory */
     /* the writer thread, when started */
     bool threaded, stop, failed;
@@ -58,8 +51,7 @@ struct placer {
     int head, njobs;
 };
 
-/* Set up PL for the blocks of RS; the caller then fills SINK and BASE,
- * and sets DATA_STAYS when the input is mapped (fr_src_data_stays).
+/* Set up PL for the blocks of RS; the caller then fills SINK and BASE.
  * Returns 0, or -1 with ERR set. */
 int placer_init(struct placer *pl, const struct ram_state *rs,
                 struct fr_err *err);

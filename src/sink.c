@@ -658,19 +658,6 @@ int fr_sink_pwrite(struct fr_sink *k, const void *p, size_t n, uint64_t off)
     return write_all(k, p, n, (int64_t)off);
 }
 
-int fr_sink_pwritev(struct fr_sink *k, struct iovec *iov, int cnt,
-                    uint64_t off)
-{
-    if (fr_failed(k->err) || behind_drain(k) < 0) {
-        return -1;
-    }
-    if (!k->seekable) {
-        return fr_fail(k->err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
-                       "this output must be a regular file, not a pipe");
-    }
-    return writev_all_to(k, iov, cnt, (int64_t)off, k->err);
-}
-
 int fr_sink_pread(struct fr_sink *k, void *p, size_t n, uint64_t off)
 {
     size_t done = 0;

@@ -112,11 +112,6 @@ int fr_sink_skip_to(struct fr_sink *k, uint64_t off);
  * once, without --bypass-cache. */
 int fr_sink_pwrite(struct fr_sink *k, const void *p, size_t n, uint64_t off);
 
-/* The CNT buffers of IOV, one after the other, at OFF: as fr_sink_pwrite
- * (never bypassing the cache); IOV is used as scratch space. */
-int fr_sink_pwritev(struct fr_sink *k, struct iovec *iov, int cnt,
-                    uint64_t off);
-
 /*
  * From now on, let fr_sink_pwrite of whole 4096-byte blocks at 4096-aligned
  * offsets from 4096-aligned memory bypass the page cache (O_DIRECT), for
