@@ -137,21 +137,21 @@ static int compare_block(struct side *s, struct block_diff *d,
     const struct ram_block *b = &s[1].ram->blocks[d->b];
     uint32_t psz = s[0].ram->page_size;
     uint64_t n = a->npages < b->npages ? a->npages : b->npages;
+    const uint8_t *pa[CHUNK_PAGES], *pb[CHUNK_PAGES];
 
     for (uint64_t p = 0; p < n; p += CHUNK_PAGES) {
         uint64_t c = n - p < CHUNK_PAGES ? n - p : CHUNK_PAGES;
         if (!any_present(a, p, c) && !any_present(b, p, c)) {
             continue;   /* zero on both sides */
         }
-        if (pagesrc_read(&s[0].ps, (size_t)d->a, p, c, ba) < 0) {
+        if (pagesrc_pages(&s[0].ps, (size_t)d->a, p, c, ba, pa) < 0) {
             return -1;
         }
-        if (pagesrc_read(&s[1].ps, (size_t)d->b, p, c, bb) < 0) {
+        if (pagesrc_pages(&s[1].ps, (size_t)d->b, p, c, bb, pb) < 0) {
             return -2;
         }
         for (uint64_t i = 0; i < c; i++) {
-            if (memcmp(ba + i * psz, bb + i * psz, psz) != 0 &&
-                add_range(d, p + i) < 0) {
+            if (memcmp(pa[i], pb[i], psz) != 0 && add_range(d, p + i) < 0) {
                 return -3;
             }
         }
@@ -171,6 +171,7 @@ static int compare_direct(struct side *s, int ds, struct block_diff *d,
     const struct fr_bitmap *differs = &s[ds].differs[ia];
     uint32_t psz = s[0].ram->page_size;
     uint64_t n = a->npages < b->npages ? a->npages : b->npages;
+    const uint8_t *theirs[CHUNK_PAGES];
 
     for (uint64_t p = 0; p < n; p += CHUNK_PAGES) {
         uint64_t c = n - p < CHUNK_PAGES ? n - p : CHUNK_PAGES;
@@ -180,12 +181,12 @@ static int compare_direct(struct side *s, int ds, struct block_diff *d,
             if (fr_bitmap_test(&a->sent, p + i)) {
                 differ = fr_bitmap_test(differs, p + i);
             } else if (any_present(b, p + i, 1)) {
-                if (!read && pagesrc_read(&s[!ds].ps, (size_t)ib, p, c,
-                                          buf) < 0) {
+                if (!read && pagesrc_pages(&s[!ds].ps, (size_t)ib, p, c, buf,
+                                           theirs) < 0) {
                     return ds ? -1 : -2;
                 }
                 read = true;
-                differ = !fr_is_zero(buf + i * psz, psz);
+                differ = !fr_is_zero(theirs[i], psz);
             }
             if (differ && add_range(d, p + i) < 0) {
                 return -3;

@@ -28,7 +28,8 @@ struct pagecmp {
     size_t run_block;
     uint64_t run_start, run_len;
     const uint8_t *run_data[RUN_PAGES]; /* NULL: a zero page */
-    uint8_t *buf;               /* OTHER's pages of the run */
+    uint8_t *buf;               /* OTHER's pages of the run, if read */
+    const uint8_t *theirs[RUN_PAGES];
 };
 
 static int no_memory(struct pagecmp *c)
@@ -71,12 +72,12 @@ static int run_flush(struct pagecmp *c)
     if (!c->run_len) {
         return 0;
     }
-    if (pagesrc_read(c->other, (size_t)c->peer[c->run_block], c->run_start,
-                     c->run_len, c->buf) < 0) {
+    if (pagesrc_pages(c->other, (size_t)c->peer[c->run_block], c->run_start,
+                      c->run_len, c->buf, c->theirs) < 0) {
         return -1;
     }
     for (uint64_t i = 0; i < c->run_len; i++) {
-        const uint8_t *theirs = c->buf + i * ps;
+        const uint8_t *theirs = c->theirs[i];
         bool differ = c->run_data[i] ? memcmp(c->run_data[i], theirs, ps) != 0
                                      : !fr_is_zero(theirs, ps);
         if (!differ) {

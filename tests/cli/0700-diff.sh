@@ -96,6 +96,11 @@ for other in q.img r.bin; do
     assert_grep '"status": "different"' direct.json
 done
 
+# an image cut short: trouble, said with the offset
+head -c $(($(stat -c %s r.img) - 5000)) r.img > cut.img
+expect_code 2 $FIXEDRAM diff cut.img r.img 2> cut.err
+assert_grep 'cut.img: offset 0x[0-9a-f]*: truncated' cut.err
+
 # blocks added, removed, resized
 $MKSTREAM --seed=1 --blocks=pc.ram:8M,other:4K u.bin
 expect_code 1 $FIXEDRAM diff s.bin u.bin > u.out
