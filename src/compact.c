@@ -254,6 +254,7 @@ int compact_stream(struct savefile *in, const char *path, struct fr_sink *out,
     memset(&sum2, 0, sizeof(sum2));
     memset(&again, 0, sizeof(again));
     again.fd = -1;
+    fr_src_map(&in->file);      /* pass 1 only looks at the records */
     if (savefile_walk(in, &sum1, &find) < 0) {
         goto out;
     }
