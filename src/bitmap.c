@@ -89,6 +89,28 @@ uint64_t fr_bitmap_count(const struct fr_bitmap *b)
     return n;
 }
 
+bool fr_bitmap_any(const struct fr_bitmap *b, uint64_t from, uint64_t to,
+                   bool value)
+{
+    if (to > b->nbits) {
+        to = b->nbits;
+    }
+    while (from < to) {
+        uint64_t word = fr_bitmap_word(b, from / 64);
+        word = (value ? word : ~word) >> (from % 64);
+        uint64_t n = 64 - from % 64;
+        if (n > to - from) {
+            n = to - from;
+            word &= (1ull << n) - 1;
+        }
+        if (word) {
+            return true;
+        }
+        from += n;
+    }
+    return false;
+}
+
 uint64_t fr_bitmap_next(const struct fr_bitmap *b, uint64_t from, bool value)
 {
     while (from < b->nbits) {

@@ -50,6 +50,10 @@ static inline uint64_t fr_bitmap_word(const struct fr_bitmap *b, uint64_t w)
 /* Number of set bits. */
 uint64_t fr_bitmap_count(const struct fr_bitmap *b);
 
+/* Does any bit in [FROM, TO) equal VALUE?  Looks at those bits only. */
+bool fr_bitmap_any(const struct fr_bitmap *b, uint64_t from, uint64_t to,
+                   bool value);
+
 /* First index >= FROM whose bit equals VALUE, or nbits if none. */
 uint64_t fr_bitmap_next(const struct fr_bitmap *b, uint64_t from, bool value);
 

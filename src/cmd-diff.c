@@ -124,8 +124,7 @@ static int add_range(struct block_diff *d, uint64_t page)
 
 static bool any_present(const struct ram_block *b, uint64_t p, uint64_t n)
 {
-    return !b->mr_no_data && p < b->npages &&
-           fr_bitmap_next(&b->present, p, true) < p + n;
+    return !b->mr_no_data && fr_bitmap_any(&b->present, p, p + n, true);
 }
 
 /* Both sides by pages: returns 0, -1 or -2 (side 0 or 1 failed), or -3
@@ -151,7 +150,8 @@ static int compare_block(struct side *s, struct block_diff *d,
             return -2;
         }
         for (uint64_t i = 0; i < c; i++) {
-            if (memcmp(pa[i], pb[i], psz) != 0 && add_range(d, p + i) < 0) {
+            if (fr_pages_differ(pa[i], pb[i], psz) &&
+                add_range(d, p + i) < 0) {
                 return -3;
             }
         }
@@ -176,6 +176,9 @@ static int compare_direct(struct side *s, int ds, struct block_diff *d,
     for (uint64_t p = 0; p < n; p += CHUNK_PAGES) {
         uint64_t c = n - p < CHUNK_PAGES ? n - p : CHUNK_PAGES;
         bool read = false;
+        if (!fr_bitmap_any(differs, p, p + c, true) && !any_present(b, p, c)) {
+            continue;   /* no sent page differs, none unsent has data */
+        }
         for (uint64_t i = 0; i < c; i++) {
             bool differ = false;
             if (fr_bitmap_test(&a->sent, p + i)) {
@@ -186,7 +189,7 @@ static int compare_direct(struct side *s, int ds, struct block_diff *d,
                     return ds ? -1 : -2;
                 }
                 read = true;
-                differ = !fr_is_zero(theirs[i], psz);
+                differ = fr_pages_differ(theirs[i], NULL, psz);
             }
             if (differ && add_range(d, p + i) < 0) {
                 return -3;

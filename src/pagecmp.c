@@ -77,9 +77,7 @@ static int run_flush(struct pagecmp *c)
         return -1;
     }
     for (uint64_t i = 0; i < c->run_len; i++) {
-        const uint8_t *theirs = c->theirs[i];
-        bool differ = c->run_data[i] ? memcmp(c->run_data[i], theirs, ps) != 0
-                                     : !fr_is_zero(theirs, ps);
+        bool differ = fr_pages_differ(c->run_data[i], c->theirs[i], ps);
         if (!differ) {
             fr_bitmap_clear(d, c->run_start + i);
         } else if (fr_bitmap_set(d, c->run_start + i) < 0) {

@@ -5,9 +5,7 @@
 
 #include "pagesrc.h"
 
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "convert.h"
 #include "sink.h"
@@ -73,7 +71,6 @@ static int materialize(struct pagesrc *ps, bool mapped)
         sf->err = ps->tmp.err;
         return -1;
     }
-    fr_src_map(&ps->tmp.file);  /* for pagesrc_pages */
     return 0;
 }
 
@@ -135,74 +132,25 @@ int pagesrc_read(struct pagesrc *ps, size_t block, uint64_t first,
     return 0;
 }
 
-/* Let go of the mapped pages pagesrc_pages pointed at before, except
- * those in the 2 MiB where NEXT (the next pages to point at, or NULL)
- * lies: they stay cached, but stop counting as this process's memory.
- * The kernel maps the pages of a large folio (up to 2 MiB) together, so
- * whole 2 MiB go, within the mapping. */
-#define VIEW_ALIGN ((uintptr_t)2 << 20)
-
-static void unview(struct pagesrc *ps, const uint8_t *next)
-{
-    if (!ps->viewed_len) {
-        return;
-    }
-    const struct fr_src *f = &ps->img->file;
-    uintptr_t base = (uintptr_t)f->buf, end = base + f->cap;
-    uintptr_t a = (uintptr_t)ps->viewed & ~(VIEW_ALIGN - 1);
-    uintptr_t e = ((uintptr_t)ps->viewed + ps->viewed_len + VIEW_ALIGN - 1) &
-                  ~(VIEW_ALIGN - 1);
-    uintptr_t keep = (uintptr_t)next & ~(VIEW_ALIGN - 1);
-
-    if (next && keep >= a && keep < e) {
-        e = keep;       /* moving on: keep what the next pages share */
-    }
-    a = a < base ? base : a;
-    e = e > end ? end : e;
-    if (a < e) {
-        madvise((void *)a, e - a, MADV_DONTNEED);
-    }
-    ps->viewed_len = 0;
-}
-
 int pagesrc_pages(struct pagesrc *ps, size_t block, uint64_t first,
                   uint64_t n, uint8_t *buf, const uint8_t **pages)
 {
     const struct ram_block *b = &ps->sum.ram.blocks[block];
-    const struct fr_src *f = &ps->img->file;
     uint32_t psz = ps->sum.ram.page_size;
 
-    if (!f->mapped || b->mr_no_data || b->mr.pages_offset > f->size ||
-        (first + n) * psz > f->size - b->mr.pages_offset) {
-        unview(ps, NULL);
-        /* not mapped, or past the end: pagesrc_read says what is wrong */
-        if (pagesrc_read(ps, block, first, n, buf) < 0) {
-            return -1;
-        }
-        for (uint64_t i = 0; i < n; i++) {
-            pages[i] = buf + i * psz;
-        }
-        return 0;
+    if (pagesrc_read(ps, block, first, n, buf) < 0) {
+        return -1;
     }
-    if (!ps->zeros && !(ps->zeros = calloc(1, psz))) {
-        return fr_fail(&ps->orig->err, FR_E_NOMEM, FR_NO_OFFSET,
-                       "out of memory");
-    }
-    unview(ps, f->buf + b->mr.pages_offset + first * psz);
-    ps->viewed = f->buf + b->mr.pages_offset + first * psz;
-    ps->viewed_len = n * psz;
     for (uint64_t i = 0; i < n; i++) {
-        pages[i] = fr_bitmap_test(&b->present, first + i)
-                       ? ps->viewed + i * psz : ps->zeros;
+        bool present = !b->mr_no_data &&
+                       fr_bitmap_test(&b->present, first + i);
+        pages[i] = present ? buf + i * psz : NULL;
     }
     return 0;
 }
 
 void pagesrc_close(struct pagesrc *ps)
 {
-    unview(ps, NULL);
-    free(ps->zeros);
-    ps->zeros = NULL;
     savefile_summary_free(&ps->sum);
     if (ps->materialized) {
         savefile_close(&ps->tmp);

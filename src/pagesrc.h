@@ -19,9 +19,6 @@ struct pagesrc {
     bool materialized;
     struct savefile *img;       /* the image the pages are read from */
     struct sf_summary sum;      /* its walk: blocks, bitmaps, devices */
-    uint8_t *zeros;             /* a zero page, for pagesrc_pages */
-    const uint8_t *viewed;      /* pages it pointed at in the mapping */
-    size_t viewed_len;
 };
 
 /*
@@ -41,11 +38,8 @@ int pagesrc_read(struct pagesrc *ps, size_t block, uint64_t first,
                  uint64_t n, uint8_t *buf);
 
 /*
- * Point PAGES[i] at the content of page FIRST+i of block BLOCK, for N
- * pages: in place where the image is mapped (fr_src_map), else in BUF (N
- * pages, read as pagesrc_read reads them); zero pages point at zeros.
- * The pointers stay valid until the next call (which lets go of the
- * mapped pages).  Returns 0, or -1 as pagesrc_read.
+ * pagesrc_read, and then point PAGES[i] at page FIRST+i in BUF, or NULL
+ * where the page is absent (zero): such pages need no look.
  */
 int pagesrc_pages(struct pagesrc *ps, size_t block, uint64_t first,
                   uint64_t n, uint8_t *buf, const uint8_t **pages);

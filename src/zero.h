@@ -18,4 +18,14 @@ static inline bool fr_is_zero(const uint8_t *p, size_t n)
     return memcmp(p, zero16, 16) == 0 && memcmp(p, p + 16, n - 16) == 0;
 }
 
+/* Do two pages differ, NULL standing for a zero page? */
+static inline bool fr_pages_differ(const uint8_t *a, const uint8_t *b,
+                                   size_t n)
+{
+    if (!a || !b) {
+        return a != b && !fr_is_zero(a ? a : b, n);
+    }
+    return memcmp(a, b, n) != 0;
+}
+
 #endif
