@@ -1,8 +1,9 @@
 /*
  * fr_src: buffered forward reader with peek/consume and a sticky error;
  * see io.h.  Backends: file descriptors (pread on regular files, read on
- * pipes), memory, zstd (in-process), and external decompressors (a child
- * process, as libvirt runs gzip/bzip2/xz/lzop).
+ * pipes), a mapping of a regular file (fr_src_map), memory, zstd
+ * (in-process), and external decompressors (a child process, as libvirt
+ * runs gzip/bzip2/xz/lzop).
  */
 #include "config.h"
 
@@ -426,8 +427,8 @@ const uint8_t *fr_src_peek(struct fr_src *s, size_t n)
 }
 
 /* How far a mapped reader runs before it drops the pages behind it, and
- * how much it keeps: what callers may still be using (writes queued from
- * pointers into the mapping) should not have to be mapped again. */
+ * how much it keeps: what callers may still be using (diff's run of up to
+ * 256 page records) should not have to be mapped again. */
 #define MAP_RELEASE_STEP (4u << 20)
 #define MAP_KEEP (8u << 20)
 

@@ -61,7 +61,8 @@ int fr_src_open_fd(struct fr_src *s, int fd, struct fr_err *err);
  * From the current position on, read the regular file S reads through a
  * read-only mapping of all of it, where it can be mapped: the bytes are
  * then read in place, not copied into a buffer, which pays for commands
- * that only look at them (inspect, verify, checksum, diff).  The mapping
+ * that only look at them (inspect, verify, checksum, diff, compact's
+ * first pass).  The mapping
  * is only address space: the pages behind the reader are dropped from it
  * as it moves on, so resident memory stays at a few MiB.  Pointers from
  * fr_src_peek then stay valid until S is closed (fr_src_data_stays).  A

@@ -30,9 +30,11 @@ static char *volatile tmp_files[MAX_TMP];
 static void on_signal(int sig)
 {
     if (sig == SIGBUS) {
-        /* the only cause here: a mapped input lost its end (io.c) */
-        static const char msg[] = "fixedram: an input file was truncated "
-                                  "while it was being read (SIGBUS)\n";
+        /* the only cause here: a mapped input (io.c) lost its end, or
+         * the disk failed to read it */
+        static const char msg[] = "fixedram: a mapped input file could not "
+                                  "be read (SIGBUS): it was truncated while "
+                                  "being read, or the disk failed\n";
         ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
         (void)w;
     }
