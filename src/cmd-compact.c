@@ -4,11 +4,12 @@
  * A classic stream keeps only the last copy of each page (XBZRLE resolved,
  * ZERO records where QEMU sends them): read twice (compact.h), or from a
  * pipe through a temporary mapped-ram image and back.  A mapped-ram image loses
- * the data under cleared bitmap bits and its all-zero pages: it goes
- * through a stream (a pipe between two threads, or with --threads=1 a
- * temporary file) and comes back as an image; or with --in-place, the new
- * bitmap is made durable first and only then are holes punched, so that a
- * crash at any point leaves a valid image.
+ * the data under cleared bitmap bits and its all-zero pages: a file keeps
+ * its layout and only the pages with data are copied (compact.h); from a
+ * pipe it goes through a stream (a pipe between two threads, or with
+ * --threads=1 a temporary file) and comes back as an image; with
+ * --in-place, the new bitmap is made durable first and only then are holes
+ * punched, so that a crash at any point leaves a valid image.
  */
 #include "config.h"
 
@@ -48,10 +49,9 @@ static const struct argp_option options[] = {
       "Do not fsync OUTPUT before renaming it into place (faster; a system "
       "crash soon after can leave it empty or partial)", 0 },
     { "threads", OPT_THREADS, "N", 0,
-      "Threads (default: the number of CPUs, at most 8): from 2, an image "
-      "is read and rewritten at once and a stream's output is written "
-      "behind; zstd output uses N workers; the output is the same for any "
-      "N", 0 },
+      "Threads (default: the number of CPUs, at most 8): they read an "
+      "image's pages; from 2, a stream's output is written behind; zstd "
+      "output uses N workers; the output is the same for any N", 0 },
     { 0 }
 };
 
@@ -273,12 +273,17 @@ static int compact_copy(struct compact_args *a)
         ret = compact_stream(&in, a->input, &out, &o);
         goto done;
     }
+    if (ret == 0 && mapped && in.src == &in.file && in.file.seekable) {
+        /* the same layout, fewer pages */
+        ret = compact_image(&in, &out, a->threads);
+        goto done;
+    }
     if (ret == 0 && sv_has_cap(&cfg, "x-ignore-shared")) {
-        /* through an image, the pages of its shared blocks would come
-         * back as ZERO records */
+        /* through the other layout, the pages of its shared blocks
+         * would come back as ZERO records */
         ret = fr_fail(&in.err, FR_E_UNSUPPORTED, in.stream_offset,
-                      "compacting x-ignore-shared %s is not supported",
-                      mapped ? "images" : "streams from a pipe");
+                      "compacting x-ignore-shared %s from a pipe is not "
+                      "supported", mapped ? "images" : "streams");
     }
     if (ret == 0 && mapped && a->threads > 1) {
         ret = through_pipe(&in, &tmp, &prod, &thread, &o);

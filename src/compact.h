@@ -7,6 +7,11 @@
  * others in a temporary image (place.h).  Their final content follows as
  * records at the end of the last ram section.
  */
+/*
+ * Compacting a mapped-ram image file keeps its layout and bytes: only the
+ * pages with data under a set bit are copied (the rest of each pages
+ * region is a hole), and the bitmaps lose the bits of all-zero pages.
+ */
 #ifndef FR_COMPACT_H
 #define FR_COMPACT_H
 
@@ -20,5 +25,13 @@
  */
 int compact_stream(struct savefile *in, const char *path, struct fr_sink *out,
                    const struct convert_opts *o);
+
+/*
+ * Compact the mapped-ram image file IN (freshly opened, seekable and not
+ * compressed) into OUT (not committed) at the same offsets, reading pages
+ * with THREADS threads.  Returns 0, or -1 with the error in IN->err or
+ * OUT->err.
+ */
+int compact_image(struct savefile *in, struct fr_sink *out, int threads);
 
 #endif

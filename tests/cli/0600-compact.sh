@@ -67,6 +67,17 @@ assert_eq "$(json_get ign.json '[(b["name"], b["present"], b["zero"]) for b in d
     "[('shared', 0, 0)]" "shared block without pages"
 assert_eq "$(json_get ign.json 'd["records"]["resent"]')" 0 \
     "no resent pages left"
+# ... and an x-ignore-shared image keeps its layout: the same guest RAM,
+# the shared block still without pages, verify clean
+$MKSTREAM --seed=8 --layout=mapped-ram --resend=300 --caps=x-ignore-shared \
+    --ignored=shared --blocks=pc.ram:4M,shared:1M,rom:64K igi.img
+$FIXEDRAM -q compact igi.img igi.c
+$FIXEDRAM checksum igi.img > igi.sum
+$FIXEDRAM checksum igi.c | cmp - igi.sum || fail "x-ignore-shared image content"
+expect_code 0 $FIXEDRAM verify igi.c > /dev/null
+$FIXEDRAM inspect --output=json igi.c > igi.json
+assert_eq "$(json_get igi.json '[(b["name"], b["present"], b["absent"]) for b in d["ramblocks"] if b["name"] == "shared"]')" \
+    "[('shared', 0, 256)]" "shared block of an image without pages"
 # from a pipe it goes through an image: the same guest RAM
 cat s.bin | $FIXEDRAM -q compact - piped.c
 $FIXEDRAM diff s.bin piped.c > /dev/null || fail "compact from a pipe"
