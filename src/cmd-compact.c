@@ -275,7 +275,7 @@ static int compact_copy(struct compact_args *a)
     }
     if (ret == 0 && mapped && in.src == &in.file && in.file.seekable) {
         /* the same layout, fewer pages */
-        ret = compact_image(&in, &out, a->threads);
+        ret = compact_image(&in, &out, a->threads, &prog);
         goto done;
     }
     if (ret == 0 && sv_has_cap(&cfg, "x-ignore-shared")) {

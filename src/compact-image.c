@@ -15,6 +15,7 @@
 
 #include "pagesrc.h"
 #include "parallel.h"
+#include "progress.h"
 #include "zero.h"
 
 #define RUN_PAGES 256
@@ -106,6 +107,8 @@ struct pages_job {
     struct fr_bitmap zero;      /* pages found all-zero */
     pthread_mutex_t lock;       /* for ZERO */
     struct fr_err err;
+    struct fr_progress *prog;   /* shown by worker 0 */
+    uint64_t *done, total;      /* pages looked at, of all blocks */
 };
 
 static int copy_pages(void *ctx, int worker, uint64_t first, uint64_t count)
@@ -157,13 +160,19 @@ static int copy_pages(void *ctx, int worker, uint64_t first, uint64_t count)
         }
         p = e;
     }
+    uint64_t done = __atomic_add_fetch(j->done, count, __ATOMIC_RELAXED);
+    if (worker == 0) {
+        fr_progress_update(j->prog, done, j->total);
+    }
     return 0;
 }
 
-int compact_image(struct savefile *in, struct fr_sink *out, int threads)
+int compact_image(struct savefile *in, struct fr_sink *out, int threads,
+                  struct fr_progress *prog)
 {
     struct pagesrc ps;
     uint8_t *bufs[256] = { 0 };
+    uint64_t done = 0, total = 0;
     int ret = -1;
 
     threads = threads < 1 ? 1 : threads > 256 ? 256 : threads;
@@ -186,9 +195,13 @@ int compact_image(struct savefile *in, struct fr_sink *out, int threads)
         goto out;
     }
     for (size_t i = 0; i < rs->nblocks; i++) {
+        total += rs->blocks[i].mr_no_data ? 0 : rs->blocks[i].npages;
+    }
+    for (size_t i = 0; i < rs->nblocks; i++) {
         struct ram_block *b = &rs->blocks[i];
         struct pages_job j = { .ps = &ps, .out = out, .block = i,
-                               .buf = bufs };
+                               .buf = bufs, .prog = prog, .done = &done,
+                               .total = total };
         if (b->mr_no_data) {
             continue;
         }

@@ -29,9 +29,10 @@ int compact_stream(struct savefile *in, const char *path, struct fr_sink *out,
 /*
  * Compact the mapped-ram image file IN (freshly opened, seekable and not
  * compressed) into OUT (not committed) at the same offsets, reading pages
- * with THREADS threads.  Returns 0, or -1 with the error in IN->err or
- * OUT->err.
+ * with THREADS threads and showing the pages looked at on PROG.  Returns
+ * 0, or -1 with the error in IN->err or OUT->err.
  */
-int compact_image(struct savefile *in, struct fr_sink *out, int threads);
+int compact_image(struct savefile *in, struct fr_sink *out, int threads,
+                  struct fr_progress *prog);
 
 #endif
