@@ -71,18 +71,7 @@ auto) if can_drop; then COLD=yes; else COLD=no; fi ;;
 yes) can_drop || { echo "bench-convert: cannot drop caches" >&2; exit 1; } ;;
 esac
 
-# Peak RSS: GNU time when installed, else python's getrusage.
-if [ -x /usr/bin/time ]; then
-    measure() { /usr/bin/time -f %M -o "$DIR/rss" "$@"; }
-else
-    measure() {
-        python3 -c 'import resource, subprocess, sys
-r = subprocess.call(sys.argv[2:])
-open(sys.argv[1], "w").write("%d\n" % resource.getrusage(
-    resource.RUSAGE_CHILDREN).ru_maxrss)
-sys.exit(r)' "$DIR/rss" "$@"
-    }
-fi
+. "$(cd "$(dirname "$0")" && pwd)/lib-bench.sh"   # measure
 
 # timed CACHE OUT CMD...: run CMD once; sets SECS and RSS_KIB.
 timed() {

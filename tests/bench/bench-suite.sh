@@ -101,18 +101,7 @@ MKSTREAM=$(readlink -f "$MKSTREAM")
 for t in python3 xxh128sum cp cat sync awk sort stat du df date mktemp; do
     command -v "$t" > /dev/null || die "needs '$t' (not found in PATH)"
 done
-# GNU time gives the peak RSS; python's getrusage when it is missing.
-if /usr/bin/time -f %M true > /dev/null 2>&1; then
-    measure() { /usr/bin/time -f %M -o "$DIR/rss" "$@"; }
-else
-    measure() {
-        python3 -c 'import resource, subprocess, sys
-r = subprocess.call(sys.argv[2:])
-open(sys.argv[1], "w").write("%d\n" % resource.getrusage(
-    resource.RUSAGE_CHILDREN).ru_maxrss)
-sys.exit(r)' "$DIR/rss" "$@"
-    }
-fi
+. "$HERE/lib-bench.sh"      # measure
 
 case $OUT in
 /*) ;;
