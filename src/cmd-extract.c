@@ -20,7 +20,6 @@
 #include "parallel.h"
 #include "place.h"
 #include "sink.h"
-#include "zero.h"
 
 #define CHUNK_PAGES 256
 #define MAX_SELECT 256
@@ -339,34 +338,10 @@ struct from_image {
 static int copy_range(void *ctx, int worker, uint64_t first, uint64_t count)
 {
     struct from_image *x = ctx;
-    const struct ram_block *b = &pagesrc_ram(x->ps)->blocks[x->block];
-    struct fr_sink *k = &x->out->sink[x->block];
-    uint32_t psz = pagesrc_ram(x->ps)->page_size;
-    uint8_t *buf = x->buf[worker];
-    uint64_t end = first + count;
 
-    for (uint64_t p = fr_bitmap_next(&b->present, first, true); p < end;
-         p = fr_bitmap_next(&b->present, p, true)) {
-        uint64_t e = fr_bitmap_next(&b->present, p, false);
-        e = e < end ? e : end;
-        if (pagesrc_read(x->ps, x->block, p, e - p, buf) < 0) {
-            return -1;
-        }
-        /* keep present-but-zero pages sparse too */
-        for (uint64_t i = 0; i < e - p;) {
-            uint64_t j = i;
-            while (j < e - p && !fr_is_zero(buf + j * psz, psz)) {
-                j++;
-            }
-            if (j > i && fr_sink_pwrite(k, buf + i * psz, (j - i) * psz,
-                                        (p + i) * psz) < 0) {
-                return -1;
-            }
-            i = j + 1;
-        }
-        p = e;
-    }
-    return 0;
+    return pagesrc_copy_data(x->ps, x->block, first, count, x->buf[worker],
+                             CHUNK_PAGES, &x->out->sink[x->block], 0, NULL,
+                             NULL);
 }
 
 static int extract_image(struct savefile *sf, const struct extract_args *a)

@@ -111,54 +111,27 @@ struct pages_job {
     uint64_t *done, total;      /* pages looked at, of all blocks */
 };
 
+/* PAGE, present, is all zero: its bit goes. */
+static int note_zero(void *ctx, uint64_t page)
+{
+    struct pages_job *j = ctx;
+
+    pthread_mutex_lock(&j->lock);
+    int r = fr_bitmap_set(&j->zero, page);
+    pthread_mutex_unlock(&j->lock);
+    return r < 0 ? fr_fail(&j->err, FR_E_NOMEM, FR_NO_OFFSET,
+                           "out of memory") : 0;
+}
+
 static int copy_pages(void *ctx, int worker, uint64_t first, uint64_t count)
 {
     struct pages_job *j = ctx;
     const struct ram_block *b = &j->ps->sum.ram.blocks[j->block];
-    uint32_t psz = j->ps->sum.ram.page_size;
-    uint8_t *buf = j->buf[worker];
-    uint64_t end = first + count;
 
-    for (uint64_t p = first; p < end;) {
-        if (!fr_bitmap_test(&b->present, p)) {
-            /* a whole word of absent pages at once */
-            bool word = p % 64 == 0 && end - p >= 64 &&
-                        fr_bitmap_word(&b->present, p / 64) == 0;
-            p += word ? 64 : 1;
-            continue;
-        }
-        uint64_t lim = end - p < RUN_PAGES ? end : p + RUN_PAGES;
-        uint64_t e = p + 1;
-        while (e < lim && fr_bitmap_test(&b->present, e)) {
-            e++;
-        }
-        if (pagesrc_read(j->ps, j->block, p, e - p, buf) < 0) {
-            return -1;
-        }
-        /* write the runs of non-zero pages, note the zero ones */
-        for (uint64_t q = p; q < e;) {
-            uint64_t r = q;
-            while (r < e && !fr_is_zero(buf + (r - p) * psz, psz)) {
-                r++;
-            }
-            if (r > q && fr_sink_pwrite(j->out, buf + (q - p) * psz,
-                                        (r - q) * psz,
-                                        b->mr.pages_offset + q * psz) < 0) {
-                return -1;
-            }
-            if (r < e) {
-                pthread_mutex_lock(&j->lock);
-                int bad = fr_bitmap_set(&j->zero, r);
-                pthread_mutex_unlock(&j->lock);
-                if (bad) {
-                    return fr_fail(&j->err, FR_E_NOMEM, FR_NO_OFFSET,
-                                   "out of memory");
-                }
-                r++;
-            }
-            q = r;
-        }
-        p = e;
+    if (pagesrc_copy_data(j->ps, j->block, first, count, j->buf[worker],
+                          RUN_PAGES, j->out, b->mr.pages_offset, note_zero,
+                          j) < 0) {
+        return -1;
     }
     uint64_t done = __atomic_add_fetch(j->done, count, __ATOMIC_RELAXED);
     if (worker == 0) {

@@ -149,6 +149,55 @@ int pagesrc_pages(struct pagesrc *ps, size_t block, uint64_t first,
     return 0;
 }
 
+int pagesrc_copy_data(struct pagesrc *ps, size_t block, uint64_t first,
+                      uint64_t count, uint8_t *buf, uint64_t buf_pages,
+                      struct fr_sink *k, uint64_t base,
+                      int (*on_zero)(void *ctx, uint64_t page), void *ctx)
+{
+    const struct ram_block *b = &ps->sum.ram.blocks[block];
+    uint32_t psz = ps->sum.ram.page_size;
+    uint64_t end = first + count;
+
+    if (b->mr_no_data) {
+        return 0;
+    }
+    for (uint64_t p = first; p < end;) {
+        if (!fr_bitmap_test(&b->present, p)) {
+            /* a whole word of absent pages at once */
+            bool word = p % 64 == 0 && end - p >= 64 &&
+                        fr_bitmap_word(&b->present, p / 64) == 0;
+            p += word ? 64 : 1;
+            continue;
+        }
+        /* a run of present pages, as long as BUF */
+        uint64_t lim = end - p < buf_pages ? end : p + buf_pages;
+        uint64_t e = p + 1;
+        while (e < lim && fr_bitmap_test(&b->present, e)) {
+            e++;
+        }
+        if (pagesrc_read(ps, block, p, e - p, buf) < 0) {
+            return -1;
+        }
+        /* write its runs of non-zero pages */
+        for (uint64_t q = p; q < e;) {
+            uint64_t r = q;
+            while (r < e && !fr_is_zero(buf + (r - p) * psz, psz)) {
+                r++;
+            }
+            if (r > q && fr_sink_pwrite(k, buf + (q - p) * psz,
+                                        (r - q) * psz, base + q * psz) < 0) {
+                return -1;
+            }
+            if (r < e && on_zero && on_zero(ctx, r) < 0) {
+                return -1;
+            }
+            q = r + 1;
+        }
+        p = e;
+    }
+    return 0;
+}
+
 void pagesrc_close(struct pagesrc *ps)
 {
     savefile_summary_free(&ps->sum);

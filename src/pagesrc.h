@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "savefile.h"
+#include "sink.h"
 
 struct pagesrc {
     struct savefile *orig;      /* what the user named */
@@ -43,6 +44,19 @@ int pagesrc_read(struct pagesrc *ps, size_t block, uint64_t first,
  */
 int pagesrc_pages(struct pagesrc *ps, size_t block, uint64_t first,
                   uint64_t n, uint8_t *buf, const uint8_t **pages);
+
+/*
+ * Copy the pages of [FIRST, FIRST+COUNT) of block BLOCK that hold data
+ * (present and not all zero) to K, at BASE + page * page size, reading
+ * them through BUF (BUF_PAGES pages); the rest stay holes.  ON_ZERO, when
+ * not NULL, is told each present page found all zero (-1 from it stops
+ * the copy).  Several threads may copy at once, each with its own BUF.
+ * Returns 0, or -1 with the error in the original savefile or K.
+ */
+int pagesrc_copy_data(struct pagesrc *ps, size_t block, uint64_t first,
+                      uint64_t count, uint8_t *buf, uint64_t buf_pages,
+                      struct fr_sink *k, uint64_t base,
+                      int (*on_zero)(void *ctx, uint64_t page), void *ctx);
 
 void pagesrc_close(struct pagesrc *ps);
 
