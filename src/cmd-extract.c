@@ -360,12 +360,10 @@ static int extract_image(struct savefile *sf, const struct extract_args *a)
     if (outputs_open(&out, a, rs, &sf->err) < 0) {
         goto report;
     }
-    for (int t = 0; t < a->threads; t++) {
-        bufs[t] = malloc((size_t)CHUNK_PAGES * rs->page_size);
-        if (!bufs[t]) {
-            fr_fail(&sf->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
-            goto report;
-        }
+    if (fr_parallel_bufs(bufs, a->threads,
+                         (size_t)CHUNK_PAGES * rs->page_size) < 0) {
+        fr_fail(&sf->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+        goto report;
     }
     for (x.block = 0; x.block < rs->nblocks; x.block++) {
         const struct ram_block *b = &rs->blocks[x.block];
@@ -385,9 +383,7 @@ report:
         ret = fr_report(&sf->err, a->path);
     }
 done:
-    for (int t = 0; t < a->threads; t++) {
-        free(bufs[t]);
-    }
+    fr_parallel_bufs_free(bufs, a->threads);
     outputs_close(&out);
     pagesrc_close(&ps);
     return ret;

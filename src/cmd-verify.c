@@ -495,11 +495,9 @@ static void deep_read(struct verify *v, struct savefile *sf,
         return;
     }
     pthread_mutex_init(&d.lock, NULL);
-    for (int t = 0; t < v->threads; t++) {
-        bufs[t] = malloc((size_t)DEEP_PAGES * rs->page_size);
-        if (!bufs[t]) {
-            fr_fail(&d.err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
-        }
+    if (fr_parallel_bufs(bufs, v->threads,
+                         (size_t)DEEP_PAGES * rs->page_size) < 0) {
+        fr_fail(&d.err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
     }
     for (size_t i = 0; i < rs->nblocks && !fr_failed(&d.err); i++) {
         d.b = &rs->blocks[i];
@@ -510,9 +508,7 @@ static void deep_read(struct verify *v, struct savefile *sf,
     if (fr_failed(&d.err)) {
         reader_failed(v, &d.err);
     }
-    for (int t = 0; t < v->threads; t++) {
-        free(bufs[t]);
-    }
+    fr_parallel_bufs_free(bufs, v->threads);
     pthread_mutex_destroy(&d.lock);
 }
 

@@ -158,11 +158,10 @@ int compact_image(struct savefile *in, struct fr_sink *out, int threads,
                 "internal error: not a mapped-ram image file");
         goto out;
     }
-    for (int t = 0; t < threads; t++) {
-        if (!(bufs[t] = malloc((size_t)RUN_PAGES * rs->page_size))) {
-            fr_fail(&in->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
-            goto out;
-        }
+    size_t bufsize = (size_t)RUN_PAGES * rs->page_size;
+    if (fr_parallel_bufs(bufs, threads, bufsize) < 0) {
+        fr_fail(&in->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+        goto out;
     }
     if (copy_rest(in, out, rs) < 0) {
         goto out;
@@ -201,9 +200,7 @@ int compact_image(struct savefile *in, struct fr_sink *out, int threads,
     }
     ret = 0;
 out:
-    for (int t = 0; t < threads; t++) {
-        free(bufs[t]);
-    }
+    fr_parallel_bufs_free(bufs, threads);
     pagesrc_close(&ps);
     return ret;
 }

@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdlib.h>
 
 #define MAX_THREADS 256
 
@@ -82,4 +83,22 @@ int fr_parallel(uint64_t n, uint64_t chunk, int threads, fr_piece_fn fn,
     }
     pthread_mutex_destroy(&p.lock);
     return p.failed ? -1 : 0;
+}
+
+int fr_parallel_bufs(uint8_t **bufs, int threads, size_t size)
+{
+    for (int t = 0; t < threads; t++) {
+        if (!(bufs[t] = malloc(size))) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void fr_parallel_bufs_free(uint8_t **bufs, int threads)
+{
+    for (int t = 0; t < threads; t++) {
+        free(bufs[t]);
+        bufs[t] = NULL;
+    }
 }

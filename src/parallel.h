@@ -7,6 +7,7 @@
 #ifndef FR_PARALLEL_H
 #define FR_PARALLEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Do piece [FIRST, FIRST+COUNT) as worker WORKER (0 <= WORKER < the
@@ -21,5 +22,11 @@ typedef int (*fr_piece_fn)(void *ctx, int worker, uint64_t first,
  */
 int fr_parallel(uint64_t n, uint64_t chunk, int threads, fr_piece_fn fn,
                 void *ctx);
+
+/* One buffer of SIZE bytes per worker: BUFS[0 .. THREADS).  Returns 0,
+ * or -1 when out of memory; fr_parallel_bufs_free releases them either
+ * way (BUFS must start zeroed). */
+int fr_parallel_bufs(uint8_t **bufs, int threads, size_t size);
+void fr_parallel_bufs_free(uint8_t **bufs, int threads);
 
 #endif
