@@ -51,50 +51,18 @@ int placer_init(struct placer *pl, const struct ram_state *rs,
     return 0;
 }
 
-/* ---- the writer thread --------------------------------------------------
- *
- * With a writer, the thread that parses the input only fills buffers; the
- * writes (and the page cache and file system work behind them) happen on
- * another CPU.  Writes keep their order: a later copy of a page is never
- * overtaken by an earlier one.
- */
+/* With a writer thread, the thread that parses the input only fills
+ * buffers (wqueue.h).  Writes keep their order: a later copy of a page is
+ * never overtaken by an earlier one. */
 
-static void *writer_main(void *arg)
+static int write_run(void *sink, const void *p, size_t n, int64_t off)
 {
-    struct placer *pl = arg;
-
-    pthread_mutex_lock(&pl->lock);
-    for (;;) {
-        while (!pl->njobs && !pl->stop) {
-            pthread_cond_wait(&pl->cond, &pl->lock);
-        }
-        if (!pl->njobs) {
-            break;
-        }
-        struct placer_job j = pl->jobs[pl->head];
-        pthread_mutex_unlock(&pl->lock);
-        int r = pl->failed ? -1 : fr_sink_pwrite(j.sink, pl->buf[j.buf],
-                                                 j.len, j.off);
-        pthread_mutex_lock(&pl->lock);
-        pl->failed |= r < 0;
-        pl->head = (pl->head + 1) % PLACER_BUFS;
-        pl->njobs--;
-        pthread_cond_broadcast(&pl->cond);
-    }
-    pthread_mutex_unlock(&pl->lock);
-    return NULL;
+    return fr_sink_pwrite(sink, p, n, (uint64_t)off);
 }
 
 void placer_start_writer(struct placer *pl)
 {
-    pthread_mutex_init(&pl->lock, NULL);
-    pthread_cond_init(&pl->cond, NULL);
-    /* without a thread, writes happen in the caller: only slower */
-    pl->threaded = pthread_create(&pl->writer, NULL, writer_main, pl) == 0;
-    if (!pl->threaded) {
-        pthread_cond_destroy(&pl->cond);
-        pthread_mutex_destroy(&pl->lock);
-    }
+    pl->threaded = fr_wq_start(&pl->wq, write_run, PLACER_BUFS);
 }
 
 /* Hand the queued run over to be written. */
@@ -110,19 +78,8 @@ static int submit_run(struct placer *pl)
     if (!pl->threaded) {
         return fr_sink_pwrite(k, pl->run, len, off);
     }
-    pthread_mutex_lock(&pl->lock);
-    int tail = (pl->head + pl->njobs) % PLACER_BUFS;
-    pl->jobs[tail] = (struct placer_job){ .sink = k, .off = off,
-                                          .len = len, .buf = pl->cur };
-    pl->njobs++;
-    pthread_cond_broadcast(&pl->cond);
-    /* the next buffer is free once fewer than all are queued */
-    while (pl->njobs == PLACER_BUFS && !pl->failed) {
-        pthread_cond_wait(&pl->cond, &pl->lock);
-    }
+    int ret = fr_wq_put(&pl->wq, k, pl->run, len, (int64_t)off);
     pl->cur = (pl->cur + 1) % PLACER_BUFS;
-    int ret = pl->failed ? -1 : 0;
-    pthread_mutex_unlock(&pl->lock);
     pl->run = pl->buf[pl->cur];
     return ret;
 }
@@ -132,16 +89,7 @@ int placer_flush(struct placer *pl)
     if (submit_run(pl) < 0) {
         return -1;
     }
-    if (!pl->threaded) {
-        return 0;
-    }
-    pthread_mutex_lock(&pl->lock);
-    while (pl->njobs) {
-        pthread_cond_wait(&pl->cond, &pl->lock);
-    }
-    int ret = pl->failed ? -1 : 0;
-    pthread_mutex_unlock(&pl->lock);
-    return ret;
+    return pl->threaded ? fr_wq_drain(&pl->wq) : 0;
 }
 
 /* Queue DATA for writing at PAGE. */
@@ -224,15 +172,7 @@ int placer_record(struct placer *pl, const struct ram_record *rec)
 
 void placer_free(struct placer *pl)
 {
-    if (pl->threaded) {
-        pthread_mutex_lock(&pl->lock);
-        pl->stop = true;
-        pthread_cond_broadcast(&pl->cond);
-        pthread_mutex_unlock(&pl->lock);
-        pthread_join(pl->writer, NULL);
-        pthread_cond_destroy(&pl->cond);
-        pthread_mutex_destroy(&pl->lock);
-    }
+    fr_wq_stop(&pl->wq);
     for (int i = 0; i < PLACER_BUFS; i++) {
         free(pl->buf[i]);
     }

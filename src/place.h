@@ -12,21 +12,14 @@
 #define FR_PLACE_H
 
 #include <stdbool.h>
-#include <pthread.h>
 #include <stdint.h>
 
 #include "bitmap.h"
 #include "ram.h"
 #include "sink.h"
+#include "wqueue.h"
 
-#define PLACER_BUFS 4
-
-struct placer_job {
-    struct fr_sink *sink;
-    uint64_t off;
-    size_t len;
-    int buf;
-};
+#define PLACER_BUFS FR_WQ_MAX
 
 struct placer {
     uint32_t page_size;
@@ -42,13 +35,8 @@ struct placer {
     uint64_t run_start, run_count, run_max;
     uint8_t *page;
     struct fr_err *err;         /* for out-of-memory */
-    /* the writer thread, when started */
-    bool threaded, stop, failed;
-    pthread_t writer;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct placer_job jobs[PLACER_BUFS];
-    int head, njobs;
+    bool threaded;              /* the writes go through WQ */
+    struct fr_wqueue wq;
 };
 
 /* Set up PL for the blocks of RS; the caller then fills SINK and BASE.

@@ -21,6 +21,8 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "wqueue.h"
+
 #define SINK_BUFSIZE (4u << 20)
 
 /* Temporary files to remove if a signal ends the program. */
@@ -355,67 +357,38 @@ static int write_all(struct fr_sink *k, const uint8_t *p, size_t n,
 
 /* ---- write-behind ---------------------------------------------------------
  *
- * With fr_sink_write_behind, a full buffer is handed to a thread that
- * writes it while the caller fills the other one.  One buffer is in flight
- * at a time, so the bytes reach the file in order.  Everything else that
- * touches the file first waits for it (behind_drain).
+ * With fr_sink_write_behind, a full buffer is handed to a thread
+ * (wqueue.h) that writes it while the caller fills the other one.  One
+ * buffer is in flight at a time, so the bytes reach the file in order.
+ * Everything else that touches the file first waits for it (behind_drain).
  */
 
 struct fr_behind {
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct fr_sink *k;
+    struct fr_wqueue wq;
     uint8_t *spare;             /* the buffer not being filled */
-    const uint8_t *job;         /* being written: LEN bytes at OFF */
-    size_t len;
-    int64_t off;
-    bool busy, stop;
     struct fr_err err;          /* the thread's failure */
 };
 
-static void *behind_main(void *arg)
+static int behind_write(void *target, const void *p, size_t n, int64_t off)
 {
-    struct fr_behind *b = arg;
-
-    pthread_mutex_lock(&b->lock);
-    for (;;) {
-        while (!b->busy && !b->stop) {
-            pthread_cond_wait(&b->cond, &b->lock);
-        }
-        if (!b->busy) {
-            break;
-        }
-        pthread_mutex_unlock(&b->lock);
-        if (!fr_failed(&b->err)) {
-            write_all_to(b->k, b->job, b->len, b->off, &b->err);
-        }
-        pthread_mutex_lock(&b->lock);
-        b->busy = false;
-        pthread_cond_broadcast(&b->cond);
-    }
-    pthread_mutex_unlock(&b->lock);
-    return NULL;
+    struct fr_sink *k = target;
+    return write_all_to(k, p, n, off, &k->behind->err);
 }
 
-/* Wait until nothing is in flight; its failure becomes the sink's. */
+/* The thread's failure becomes the sink's. */
+static int behind_failed(struct fr_sink *k)
+{
+    if (!fr_failed(k->err)) {
+        *k->err = k->behind->err;
+    }
+    return -1;
+}
+
+/* Wait until nothing is in flight. */
 static int behind_drain(struct fr_sink *k)
 {
-    struct fr_behind *b = k->behind;
-
-    if (!b) {
-        return 0;
-    }
-    pthread_mutex_lock(&b->lock);
-    while (b->busy) {
-        pthread_cond_wait(&b->cond, &b->lock);
-    }
-    pthread_mutex_unlock(&b->lock);
-    if (fr_failed(&b->err)) {
-        if (!fr_failed(k->err)) {
-            *k->err = b->err;
-        }
-        return -1;
+    if (k->behind && fr_wq_drain(&k->behind->wq) < 0) {
+        return behind_failed(k);
     }
     return 0;
 }
@@ -428,13 +401,7 @@ static void behind_stop(struct fr_sink *k)
         return;
     }
     behind_drain(k);
-    pthread_mutex_lock(&b->lock);
-    b->stop = true;
-    pthread_cond_broadcast(&b->cond);
-    pthread_mutex_unlock(&b->lock);
-    pthread_join(b->thread, NULL);
-    pthread_cond_destroy(&b->cond);
-    pthread_mutex_destroy(&b->lock);
+    fr_wq_stop(&b->wq);
     free(b->spare);
     free(b);
     k->behind = NULL;
@@ -444,40 +411,30 @@ void fr_sink_write_behind(struct fr_sink *k)
 {
     struct fr_behind *b = calloc(1, sizeof(*b));
 
-    if (!b || !(b->spare = malloc(k->cap))) {
+    if (!b || !(b->spare = malloc(k->cap)) ||
+        !fr_wq_start(&b->wq, behind_write, 2)) {
+        if (b) {
+            free(b->spare);
+        }
         free(b);
         return;         /* writes stay in the caller: only slower */
-    }
-    b->k = k;
-    pthread_mutex_init(&b->lock, NULL);
-    pthread_cond_init(&b->cond, NULL);
-    if (pthread_create(&b->thread, NULL, behind_main, b) != 0) {
-        pthread_cond_destroy(&b->cond);
-        pthread_mutex_destroy(&b->lock);
-        free(b->spare);
-        free(b);
-        return;
     }
     k->behind = b;
 }
 
-/* Hand the buffer to the thread and go on with the spare one. */
+/* Hand the buffer to the thread and go on with the spare one, free once
+ * the buffer before is written. */
 static int behind_submit(struct fr_sink *k)
 {
     struct fr_behind *b = k->behind;
+    uint8_t *full = k->buf;
 
-    if (behind_drain(k) < 0) {
-        return -1;
+    if (fr_wq_put(&b->wq, k, full, k->len,
+                  k->is_file ? (int64_t)k->pos : -1) < 0) {
+        return behind_failed(k);
     }
-    pthread_mutex_lock(&b->lock);
-    b->job = k->buf;
-    b->len = k->len;
-    b->off = k->is_file ? (int64_t)k->pos : -1;
-    b->busy = true;
-    pthread_cond_broadcast(&b->cond);
-    pthread_mutex_unlock(&b->lock);
     k->buf = b->spare;
-    b->spare = (uint8_t *)b->job;
+    b->spare = full;
     return 0;
 }
 
