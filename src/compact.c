@@ -149,8 +149,9 @@ static int copy_record(void *opaque, struct ram_state *rs,
 }
 
 /* The final content of every resent page, as records. */
-static int put_resent(struct compactor *c)
+static int put_resent(void *opaque)
 {
+    struct compactor *c = opaque;
     const struct ram_state *rs = &c->sum->ram;
     uint32_t ps = rs->page_size;
 
@@ -190,14 +191,8 @@ static int copy_token(void *opaque, const struct sv_token *t, bool is_ram)
     c->named = SIZE_MAX;        /* each section names its first block */
     /* no ram END section: the resent pages go in a PART before EOF */
     if (t->type == SV_EOF && c->sum->have_ram && !c->resent_done &&
-        c->nresent) {
-        struct sv_section sec = { .id = c->sum->ram_section_id };
-        struct sv_token part = { .type = SV_PART, .sec = &sec };
-        if (sv_write_token(c->out, &part) < 0 || put_resent(c) < 0 ||
-            ram_write_eos(c->out) < 0 ||
-            sv_write_footer(c->out, c->sum->sv.footers, &sec) < 0) {
-            return -1;
-        }
+        c->nresent && convert_ram_part(c->out, c->sum, put_resent, c) < 0) {
+        return -1;
     }
     (void)is_ram;
     return sv_write_token(c->out, t);

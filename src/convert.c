@@ -375,8 +375,9 @@ static int emit_chunk(struct conv *c, const struct ram_block *b,
     return iov_flush(c);
 }
 
-static int emit_pages(struct conv *c)
+static int emit_pages(void *opaque)
 {
+    struct conv *c = opaque;
     const struct ram_state *rs = &c->sum->ram;
 
     c->pages_done = true;
@@ -405,16 +406,9 @@ static int i2s_token(void *opaque, const struct sv_token *t, bool is_ram)
 {
     struct conv *c = opaque;
 
-    /* A stream without PART/END for ram: its pages go in a PART of
-     * their own before EOF. */
-    if (t->type == SV_EOF && c->sum->have_ram && !c->pages_done) {
-        struct sv_token part = { .type = SV_PART };
-        struct sv_section sec = { .id = c->sum->ram_section_id };
-        part.sec = &sec;
-        if (sv_write_token(c->out, &part) < 0 || emit_pages(c) < 0 ||
-            end_section(c, &part, true) < 0) {
-            return -1;
-        }
+    if (t->type == SV_EOF && c->sum->have_ram && !c->pages_done &&
+        convert_ram_part(c->out, c->sum, emit_pages, c) < 0) {
+        return -1;
     }
     return copy_token(opaque, t, is_ram);
 }
@@ -428,6 +422,19 @@ static int i2s_token_end(void *opaque, const struct sv_token *t, bool is_ram)
         return -1;
     }
     return end_section(c, t, is_ram);
+}
+
+int convert_ram_part(struct fr_sink *out, const struct sf_summary *sum,
+                     int (*emit)(void *opaque), void *opaque)
+{
+    struct sv_section sec = { .id = sum->ram_section_id };
+    struct sv_token part = { .type = SV_PART, .sec = &sec };
+
+    if (sv_write_token(out, &part) < 0 || emit(opaque) < 0 ||
+        ram_write_eos(out) < 0) {
+        return -1;
+    }
+    return sv_write_footer(out, sum->sv.footers, &sec);
 }
 
 int convert_image_to_stream(struct savefile *in, struct fr_sink *out,

@@ -50,4 +50,12 @@ int convert_start_stream(struct savefile *in, struct fr_sink *out,
                          const struct convert_opts *o,
                          const struct sv_config *cfg, const char *drop);
 
+/*
+ * For a stream whose ram section has no PART or END: a PART of its own,
+ * to go before EOF, with the page records that EMIT(OPAQUE) writes.  SUM
+ * is the input's summary so far.
+ */
+int convert_ram_part(struct fr_sink *out, const struct sf_summary *sum,
+                     int (*emit)(void *opaque), void *opaque);
+
 #endif

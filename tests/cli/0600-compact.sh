@@ -21,6 +21,19 @@ $FIXEDRAM checksum c1.bin > b.sum
 cmp a.sum b.sum || fail "compact changed the device state or RAM"
 expect_code 0 $FIXEDRAM diff s.bin c1.bin > d.out
 
+# a ram section without END: the final copies go in a PART before EOF
+$MKSTREAM --seed=4 --resend=400 --xbzrle=50 --no-ram-end --dump-dir=ne.ram \
+    ne.bin
+$FIXEDRAM compact ne.bin ne1.bin > /dev/null
+$FIXEDRAM compact ne1.bin ne2.bin > /dev/null
+cmp ne1.bin ne2.bin || fail "compacting a stream without END twice changed it"
+same_ram ne.ram ne1.bin
+$FIXEDRAM inspect --output=json ne.bin > ne.json
+$FIXEDRAM inspect --output=json ne1.bin > ne1.json
+sections=$(json_get ne.json 'd["ram_sections"]')
+assert_eq "$(json_get ne1.json 'd["records"]["resent"], d["ram_sections"]')" \
+    "0 $((sections + 1))" "no resent records, one more ram section (a PART)"
+
 # an image with stale data under cleared bits and all-zero present pages
 $MKSTREAM --seed=2 --layout=mapped-ram --resend=500 --dump-dir=i.ram i.img
 $FIXEDRAM compact i.img ic1.img > ic1.out

@@ -18,6 +18,8 @@
  *   02 PART ram: page records ... EOS | 7e footer      (--parts of them,
  *                                                      then later rounds)
  *   [08 000b 0000 switchover] | 03 END ram: records EOS | 7e footer
+ *                                                      (a PART with
+ *                                                      --no-ram-end)
  *   04 FULL device ... | 7e footer  (one per device) | 00 EOF
  *   06 be32 len vmdesc-JSON          (the file ends here)
  *
@@ -192,6 +194,7 @@ struct opts {
     size_t nignored;
     unsigned parts;
     bool multifd_flush;
+    bool no_ram_end;
     uint64_t base_offset;
     enum lv_format libvirt;
     bool lv_partial;
@@ -2202,7 +2205,8 @@ static void ram_sections(struct gen *g)
     if (g->o->switchover) {
         command(g, CMD_SWITCHOVER_START);
     }
-    section_header(g, TOK_END, g->ram_id, NULL, 0, 0);
+    section_header(g, g->o->no_ram_end ? TOK_PART : TOK_END, g->ram_id,
+                   NULL, 0, 0);
     if (nrounds > 0) {
         unsigned r = nrounds - 1;
 
@@ -2662,6 +2666,7 @@ static void usage(FILE *f)
 "  --ignored=NAME[,NAME...]     with x-ignore-shared: blocks without pages\n"
 "  --parts=N                    first pass over N PART sections (default 3)\n"
 "  --multifd-flush              MULTIFD_FLUSH records (stream only)\n"
+"  --no-ram-end                 the last ram section is a PART: no END\n"
 "  --base-offset=N              stream starts at file offset N\n"
 "  --libvirt=FORMAT             libvirt save header; FORMAT is raw, zstd,\n"
 "                               sparse, gzip, bzip2, xz or lzop\n"
@@ -2682,7 +2687,8 @@ enum {
     O_LOW_ENTROPY, O_RESEND, O_XBZRLE,
     O_DEVICES, O_DEVICES_FROM, O_NO_FOOTERS, O_NO_CONFIG, O_NO_VMDESC,
     O_SWITCHOVER, O_NO_SWITCHOVER, O_ADVISE, O_CAPS, O_IGNORED, O_PARTS,
-    O_MULTIFD_FLUSH, O_BASE_OFFSET, O_LIBVIRT, O_LV_PARTIAL, O_LV_SWAPPED,
+    O_MULTIFD_FLUSH, O_NO_RAM_END, O_BASE_OFFSET, O_LIBVIRT, O_LV_PARTIAL,
+    O_LV_SWAPPED,
     O_DOMAIN, O_ZSTD, O_TRUNCATE, O_EXPECT, O_DUMP_DIR, O_HELP,
 };
 
@@ -2708,6 +2714,7 @@ static const struct option long_opts[] = {
     { "ignored", required_argument, NULL, O_IGNORED },
     { "parts", required_argument, NULL, O_PARTS },
     { "multifd-flush", no_argument, NULL, O_MULTIFD_FLUSH },
+    { "no-ram-end", no_argument, NULL, O_NO_RAM_END },
     { "base-offset", required_argument, NULL, O_BASE_OFFSET },
     { "libvirt", required_argument, NULL, O_LIBVIRT },
     { "libvirt-partial", no_argument, NULL, O_LV_PARTIAL },
@@ -2837,6 +2844,9 @@ static void parse_args(struct opts *o, int argc, char **argv)
             break;
         case O_MULTIFD_FLUSH:
             o->multifd_flush = true;
+            break;
+        case O_NO_RAM_END:
+            o->no_ram_end = true;
             break;
         case O_BASE_OFFSET:
             o->base_offset = parse_u64("--base-offset", optarg, true);
