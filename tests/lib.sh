@@ -23,7 +23,33 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+# on a signal, exit so that the EXIT trap runs (the shell runs none when a
+# signal kills it)
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 cd "$SCRATCH"
+
+# use_qemu: the QEMU helpers (tests/qemu/lib-qemu.sh); skip (77) unless
+# QEMU >= 9.0 and python3 are there.
+use_qemu() {
+    QEMU_LIB_DIR=$TESTS_SRCDIR/qemu
+    . "$QEMU_LIB_DIR/lib-qemu.sh"
+    qemu_require
+}
+
+# use_libvirt PREFIX: use_qemu, then the libvirt helpers
+# (tests/libvirt/lib-libvirt.sh) for domains named PREFIX... (a prefix of
+# the test's own: libvirt_cleanup destroys every domain it matches, and
+# other tests may run at the same time); skip unless libvirt is usable.
+# On exit, the domains go before the scratch directory.
+use_libvirt() {
+    LIBVIRT_PREFIX=$1
+    . "$TESTS_SRCDIR/libvirt/lib-libvirt.sh"
+    use_qemu
+    libvirt_require
+    trap 'libvirt_cleanup; cleanup' EXIT
+}
 
 # Failures go to the test's own stderr even inside "expect_code ... 2>f".
 exec 3>&2

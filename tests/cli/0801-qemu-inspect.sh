@@ -9,14 +9,7 @@
 # mapped-ram image through a pipe, and a mapped-ram image written at
 # file:PATH,offset=0x1005c the same figures with stream_offset 0x1005c.
 . "$TESTS_SRCDIR/lib.sh"
-# on a signal, exit so that the EXIT trap removes the scratch directory
-# (frqemu.py stops its QEMU itself)
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-QEMU_LIB_DIR=$TESTS_SRCDIR/qemu
-. "$QEMU_LIB_DIR/lib-qemu.sh"
-qemu_require
+use_qemu
 command -v zstd > /dev/null || skip "zstd not installed"
 
 head -c 8388608 /dev/urandom > blob.bin

@@ -9,14 +9,7 @@
 # (Since QEMU 5.1 xbzrle-cache.pages also counts cache hits whose page had
 # not changed and was skipped, so it is an upper bound, not the record count.)
 . "$TESTS_SRCDIR/lib.sh"
-# on a signal, exit so that the EXIT trap removes the scratch directory
-# (frqemu.py stops its QEMU itself)
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-QEMU_LIB_DIR=$TESTS_SRCDIR/qemu
-. "$QEMU_LIB_DIR/lib-qemu.sh"
-qemu_require
+use_qemu
 qemu_build_guest "$SCRATCH/guest" || fail "cannot build the live test guest"
 
 for mode in classic xbzrle; do

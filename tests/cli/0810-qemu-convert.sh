@@ -11,9 +11,7 @@
 # missing directory, a bad or truncated input, SIGINT/SIGTERM midway: exit
 # status, untouched or no output, and no temporary file left behind.
 . "$TESTS_SRCDIR/lib.sh"
-QEMU_LIB_DIR=$TESTS_SRCDIR/qemu
-. "$QEMU_LIB_DIR/lib-qemu.sh"
-qemu_require
+use_qemu
 
 BG_PIDS=
 end_bg() {
@@ -23,9 +21,6 @@ end_bg() {
     BG_PIDS=
 }
 trap 'end_bg; cleanup' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
 
 head -c 8388608 /dev/urandom > blob.bin
 

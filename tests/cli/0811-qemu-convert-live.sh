@@ -8,14 +8,7 @@
 # converted file must have the same present/zero/absent pages per block as
 # its input (stream: last record of each page; image: bitmap).
 . "$TESTS_SRCDIR/lib.sh"
-# on a signal, exit so that the EXIT trap removes the scratch directory
-# (frqemu.py stops its QEMU itself)
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-QEMU_LIB_DIR=$TESTS_SRCDIR/qemu
-. "$QEMU_LIB_DIR/lib-qemu.sh"
-qemu_require
+use_qemu
 qemu_build_guest "$SCRATCH/guest" || fail "cannot build the live test guest"
 
 conv() { # DIRECTION IN OUT

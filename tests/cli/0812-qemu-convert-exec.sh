@@ -10,14 +10,7 @@
 #    that QEMU loads through exec:zstd -dc, and stream-to-image of the .zst
 #    restores to the same RAM.
 . "$TESTS_SRCDIR/lib.sh"
-# on a signal, exit so that the EXIT trap removes the scratch directory
-# (frqemu.py stops its QEMU itself)
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-QEMU_LIB_DIR=$TESTS_SRCDIR/qemu
-. "$QEMU_LIB_DIR/lib-qemu.sh"
-qemu_require
+use_qemu
 command -v zstd > /dev/null || skip "zstd not installed"
 qemu_build_guest "$SCRATCH/guest" || fail "cannot build the live test guest"
 

@@ -25,12 +25,7 @@
 #    file checked.
 # The checks after the saves report every failure, then fail.
 . "$TESTS_SRCDIR/lib.sh"
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-QEMU_LIB_DIR=$TESTS_SRCDIR/qemu
-. "$QEMU_LIB_DIR/lib-qemu.sh"
-qemu_require
+use_qemu
 command -v truncate > /dev/null || skip "truncate is missing"
 qemu_build_guest "$SCRATCH/guest" || fail "cannot build the live test guest"
 

@@ -12,12 +12,7 @@
 # frees blocks too, keeps it restorable to identical RAM, and verify then
 # says 0.
 . "$TESTS_SRCDIR/lib.sh"
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-QEMU_LIB_DIR=$TESTS_SRCDIR/qemu
-. "$QEMU_LIB_DIR/lib-qemu.sh"
-qemu_require
+use_qemu
 qemu_build_guest "$SCRATCH/guest" || fail "cannot build the live test guest"
 
 restore_cmp() { # FILE SOURCE-DUMP

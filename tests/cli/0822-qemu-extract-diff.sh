@@ -12,12 +12,7 @@
 # the first classic save in exactly those pages of pc.ram and nowhere else
 # (JSON ranges and human output), exit 1, also with B read from a pipe.
 . "$TESTS_SRCDIR/lib.sh"
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-QEMU_LIB_DIR=$TESTS_SRCDIR/qemu
-. "$QEMU_LIB_DIR/lib-qemu.sh"
-qemu_require
+use_qemu
 
 BLOB_ADDR=0x2000000
 head -c 8388608 /dev/urandom > blob.bin

@@ -8,19 +8,7 @@
 # to the domain's RAM before the save.  --no-container writes the bare QEMU
 # stream/image (inspect: container null), which QEMU itself restores.
 . "$TESTS_SRCDIR/lib.sh"
-# A prefix of our own: libvirt_cleanup destroys every domain it matches,
-# and other tests may run at the same time.
-LIBVIRT_PREFIX="fr-lv-t0901-$$-"
-. "$TESTS_SRCDIR/libvirt/lib-libvirt.sh"
-QEMU_LIB_DIR=$TESTS_SRCDIR/qemu
-. "$QEMU_LIB_DIR/lib-qemu.sh"
-qemu_require
-libvirt_require
-
-trap 'libvirt_cleanup; cleanup' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+use_libvirt "fr-lv-t0901-$$-"
 
 dom=${LIBVIRT_PREFIX}vm
 # The blob must still be there at restore time (the saved XML loads it).

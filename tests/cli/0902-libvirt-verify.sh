@@ -10,19 +10,7 @@
 # blob at 0x2000000 and equals the domain's RAM dump outside
 # 0xa0000-0xfffff.
 . "$TESTS_SRCDIR/lib.sh"
-# A prefix of our own: libvirt_cleanup destroys every domain it matches,
-# and other tests may run at the same time.
-LIBVIRT_PREFIX="fr-lv-t0902-$$-"
-. "$TESTS_SRCDIR/libvirt/lib-libvirt.sh"
-QEMU_LIB_DIR=$TESTS_SRCDIR/qemu
-. "$QEMU_LIB_DIR/lib-qemu.sh"
-qemu_require
-libvirt_require
-
-trap 'libvirt_cleanup; cleanup' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+use_libvirt "fr-lv-t0902-$$-"
 
 dom=${LIBVIRT_PREFIX}vm
 head -c 8388608 /dev/urandom > blob.bin
