@@ -372,9 +372,9 @@ int fr_src_open_filter(struct fr_src *outer, struct fr_src *inner,
 
 void fr_src_close(struct fr_src *s)
 {
-    if (s->direct) {
+    if (s->dfd_open) {
         close(s->dfd);
-        s->direct = false;
+        s->dfd_open = s->direct = false;
     }
     if (s->close) {
         s->close(s);
@@ -573,11 +573,11 @@ int fr_src_seek(struct fr_src *s, uint64_t off, const char *what)
 
 void fr_src_bypass_cache(struct fr_src *s, const char *path)
 {
-    if (!s->seekable || s->direct) {
+    if (!s->seekable || s->dfd_open) {
         return;
     }
     s->dfd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
-    s->direct = s->dfd >= 0;
+    s->dfd_open = s->direct = s->dfd >= 0;
 }
 
 int fr_src_pread_to(struct fr_src *s, void *dst, size_t n, uint64_t off,
@@ -591,7 +591,7 @@ int fr_src_pread_to(struct fr_src *s, void *dst, size_t n, uint64_t off,
                        "%s: positioned read on an input that is not "
                        "seekable", what);
     }
-    bool direct = s->direct &&
+    bool direct = __atomic_load_n(&s->direct, __ATOMIC_RELAXED) &&
                   ((uintptr_t)dst | n | off) % DIRECT_ALIGN == 0;
     while (done < n) {
         /* a direct read can end short at the end of the file; the rest,
@@ -602,8 +602,10 @@ int fr_src_pread_to(struct fr_src *s, void *dst, size_t n, uint64_t off,
             continue;
         }
         if (r < 0 && errno == EINVAL && direct && fd == s->dfd) {
-            close(s->dfd);      /* refused: buffered from now on */
-            s->direct = direct = false;
+            /* refused: buffered from now on.  The descriptor stays open
+             * until fr_src_close: other threads may be reading it. */
+            __atomic_store_n(&s->direct, false, __ATOMIC_RELAXED);
+            direct = false;
             continue;
         }
         if (r < 0) {

@@ -43,7 +43,8 @@ struct fr_src {
     bool decompressed;      /* offsets are into decompressed data */
     bool mapped;            /* buf maps the whole file (see io.c) */
     size_t released;        /* mapped: buf[0, released) was dropped */
-    bool direct;            /* dfd is open: see fr_src_bypass_cache */
+    bool direct;            /* read through dfd: fr_src_bypass_cache */
+    bool dfd_open;
     int dfd;
 };
 
