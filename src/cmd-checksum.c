@@ -19,9 +19,10 @@ struct checksum_args {
     const char *path;
     enum fr_output output;
     int threads;
+    bool bypass_cache;
 };
 
-enum { OPT_OUTPUT = 0x100, OPT_THREADS };
+enum { OPT_OUTPUT = 0x100, OPT_THREADS, OPT_BYPASS_CACHE };
 
 static const struct argp_option options[] = {
     { "output", OPT_OUTPUT, "FORMAT", 0,
@@ -29,6 +30,7 @@ static const struct argp_option options[] = {
     { "threads", OPT_THREADS, "N", 0,
       "Hash an image's pages with N threads (default: the number of CPUs, "
       "at most 8)", 0 },
+    { "bypass-cache", OPT_BYPASS_CACHE, NULL, 0, FR_BYPASS_CACHE_HELP, 0 },
     { 0 }
 };
 
@@ -45,6 +47,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         return 0;
     case OPT_THREADS:
         a->threads = fr_parse_threads(state, arg);
+        return 0;
+    case OPT_BYPASS_CACHE:
+        a->bypass_cache = true;
         return 0;
     case ARGP_KEY_ARG:
         if (a->path) {
@@ -146,6 +151,9 @@ static int run_checksum(int argc, char **argv)
                 direct = -1;
             }
         }
+    }
+    if (direct == 1 && a.bypass_cache) {
+        fr_src_bypass_cache(&sf.file, a.path);
     }
     if (direct == 1) {
         if (digest_devices_init(&dev, &v) < 0) {

@@ -33,11 +33,11 @@
 
 struct compact_args {
     const char *input, *output;
-    bool force, in_place, progress, quiet, no_sync;
+    bool force, in_place, progress, quiet, no_sync, bypass_cache;
     int threads;
 };
 
-enum { OPT_NO_SYNC = 0x100, OPT_THREADS };
+enum { OPT_NO_SYNC = 0x100, OPT_THREADS, OPT_BYPASS_CACHE };
 
 static const struct argp_option options[] = {
     { "force", 'f', NULL, 0, "Overwrite OUTPUT if it exists", 0 },
@@ -52,6 +52,7 @@ static const struct argp_option options[] = {
       "Threads (default: the number of CPUs, at most 8): they read an "
       "image's pages; from 2, a stream's output is written behind; zstd "
       "output uses N workers; the output is the same for any N", 0 },
+    { "bypass-cache", OPT_BYPASS_CACHE, NULL, 0, FR_BYPASS_CACHE_HELP, 0 },
     { 0 }
 };
 
@@ -77,6 +78,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         return 0;
     case OPT_THREADS:
         a->threads = fr_parse_threads(state, arg);
+        return 0;
+    case OPT_BYPASS_CACHE:
+        a->bypass_cache = true;
         return 0;
     case ARGP_KEY_ARG:
         if (!a->input) {
@@ -250,6 +254,9 @@ static int compact_copy(struct compact_args *a)
         savefile_close(&in);
         return ret;
     }
+    if (a->bypass_cache) {
+        fr_src_bypass_cache(&in.file, a->input);
+    }
     if (fr_sink_open(&out, a->output, a->force, &out_err) < 0) {
         ret = fr_report(&out_err, a->output);
         fr_sink_abort(&out);
@@ -342,6 +349,9 @@ static int compact_in_place(struct compact_args *a)
     if (savefile_open(&sf, a->input) < 0) {
         goto report;
     }
+    if (a->bypass_cache) {
+        fr_src_bypass_cache(&sf.file, a->input);
+    }
     if (sf.src != &sf.file || !sf.file.seekable) {
         fr_fail(&sf.err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
                 "--in-place works on uncompressed mapped-ram images only");
@@ -361,10 +371,15 @@ static int compact_in_place(struct compact_args *a)
         fr_fail_sys(&sf.err, errno, FR_NO_OFFSET, "cannot open for writing");
         goto report;
     }
-    before = sf.st;
+    /* sizes after any pending writeback: a freshly written file's block
+     * count is an estimate until then */
+    if (fsync(k.fd) < 0 || fstat(k.fd, &before) < 0) {
+        fr_fail_sys(&sf.err, errno, FR_NO_OFFSET, "fsync failed");
+        goto report;
+    }
     struct ram_state *rs = &ps.sum.ram;
     uint32_t psz = rs->page_size;
-    buf = malloc(256 * (size_t)psz);
+    buf = aligned_alloc(4096, 256 * (size_t)psz);   /* for O_DIRECT */
     if (!buf) {
         fr_fail(&sf.err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
         goto report;
@@ -372,6 +387,7 @@ static int compact_in_place(struct compact_args *a)
     /* 1. new bitmaps: all-zero pages are not present */
     for (size_t i = 0; i < rs->nblocks; i++) {
         struct ram_block *b = &rs->blocks[i];
+        bool changed = false;
         if (b->mr_no_data) {
             continue;
         }
@@ -386,12 +402,15 @@ static int compact_in_place(struct compact_args *a)
                 for (uint64_t j = 0; j < n; j++) {
                     if (fr_is_zero(buf + j * psz, psz)) {
                         fr_bitmap_clear(&b->present, p + j);
+                        changed = true;
                     }
                 }
                 p += n;
             }
         }
-        if (mapped_ram_write_bitmap(&k, b, &b->present) < 0) {
+        /* an unchanged bitmap stays as it is: rewriting it would allocate
+         * the blocks of its zero bytes where a sparse copy left holes */
+        if (changed && mapped_ram_write_bitmap(&k, b, &b->present) < 0) {
             goto report_out;
         }
     }

@@ -29,11 +29,11 @@ struct extract_args {
     const char *dir;
     const char *blocks[MAX_SELECT];
     size_t nblocks;
-    bool force, no_sync;
+    bool force, no_sync, bypass_cache;
     int threads;
 };
 
-enum { OPT_NO_SYNC = 0x100, OPT_THREADS };
+enum { OPT_NO_SYNC = 0x100, OPT_THREADS, OPT_BYPASS_CACHE };
 
 static const struct argp_option options[] = {
     { "output-dir", 'o', "DIR", 0,
@@ -48,6 +48,7 @@ static const struct argp_option options[] = {
     { "threads", OPT_THREADS, "N", 0,
       "Copy an image's pages with N threads (default: the number of CPUs, "
       "at most 8); the files are the same for any N", 0 },
+    { "bypass-cache", OPT_BYPASS_CACHE, NULL, 0, FR_BYPASS_CACHE_HELP, 0 },
     { 0 }
 };
 
@@ -73,6 +74,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         return 0;
     case OPT_THREADS:
         a->threads = fr_parse_threads(state, arg);
+        return 0;
+    case OPT_BYPASS_CACHE:
+        a->bypass_cache = true;
         return 0;
     case ARGP_KEY_ARG:
         if (a->path) {
@@ -404,6 +408,9 @@ static int run_extract(int argc, char **argv)
         savefile_peek_config(&sf, &cfg) < 0) {
         ret = fr_report(&sf.err, a.path);
     } else if (sv_has_cap(&cfg, "mapped-ram")) {
+        if (a.bypass_cache) {
+            fr_src_bypass_cache(&sf.file, a.path);
+        }
         ret = extract_image(&sf, &a);
     } else {
         ret = extract_stream(&sf, &a);

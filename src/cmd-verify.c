@@ -37,7 +37,7 @@ struct finding {
 
 struct verify {
     const char *path;
-    bool deep;
+    bool deep, bypass_cache;
     const char *checksums;
     enum fr_output output;
     int threads;
@@ -47,7 +47,10 @@ struct verify {
     bool notmig;
 };
 
-enum { OPT_OUTPUT = 0x100, OPT_CHECKSUMS, OPT_DEEP, OPT_THREADS };
+enum {
+    OPT_OUTPUT = 0x100, OPT_CHECKSUMS, OPT_DEEP, OPT_THREADS,
+    OPT_BYPASS_CACHE
+};
 
 static const struct argp_option options[] = {
     { "deep", OPT_DEEP, NULL, 0,
@@ -62,6 +65,7 @@ static const struct argp_option options[] = {
       "Read pages (--deep) and hash them (--checksums) with N threads "
       "(default: the number of CPUs, at most 8); the result is the same "
       "for any N", 0 },
+    { "bypass-cache", OPT_BYPASS_CACHE, NULL, 0, FR_BYPASS_CACHE_HELP, 0 },
     { 0 }
 };
 
@@ -78,6 +82,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         return 0;
     case OPT_THREADS:
         v->threads = fr_parse_threads(state, arg);
+        return 0;
+    case OPT_BYPASS_CACHE:
+        v->bypass_cache = true;
         return 0;
     case OPT_OUTPUT:
         if (fr_output_parse(arg, &v->output) < 0) {
@@ -295,7 +302,7 @@ static void check_mapped(struct verify *v, struct savefile *sf,
         return;
     }
     const uint64_t chunk = 256;
-    uint8_t *buf = malloc(chunk * rs->page_size);
+    uint8_t *buf = aligned_alloc(4096, chunk * rs->page_size);  /* O_DIRECT */
     if (!buf) {
         return;
     }
@@ -534,7 +541,14 @@ static void check_checksums(struct verify *v, const struct sf_summary *orig)
         return;
     }
     if (digest_devices_init(&dev, &vis) < 0 ||
-        savefile_open(&sf, v->path) < 0 || pagesrc_open(&ps, &sf, &vis) < 0 ||
+        savefile_open(&sf, v->path) < 0) {
+        reader_failed(v, &sf.err);
+        goto out;
+    }
+    if (v->bypass_cache) {
+        fr_src_bypass_cache(&sf.file, v->path);
+    }
+    if (pagesrc_open(&ps, &sf, &vis) < 0 ||
         digest_compute(&ps, &dev, v->threads, &r) < 0) {
         reader_failed(v, &sf.err);
         goto out;
@@ -705,6 +719,9 @@ static int run_verify(int argc, char **argv)
         check_stream(&v, &sf, &sum);
         check_vmdesc(&v, &sf, &sum, cap.json, cap.len);
         if (sum.ram.mapped_ram) {
+            if (v.bypass_cache) {
+                fr_src_bypass_cache(&sf.file, v.path);
+            }
             check_mapped(&v, &sf, &sum);
             if (v.deep) {
                 deep_read(&v, &sf, &sum);

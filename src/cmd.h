@@ -33,6 +33,11 @@ extern bool fr_quiet;
 /* Threads to use by default: the CPUs online, at most 8. */
 int fr_default_threads(void);
 
+/* The help of --bypass-cache for commands that read an image's pages. */
+#define FR_BYPASS_CACHE_HELP \
+    "Read an image's pages with O_DIRECT, past the page cache (buffered " \
+    "where the file system refuses it)"
+
 /* --threads=ARG: 1 to 256, else a usage error. */
 int fr_parse_threads(struct argp_state *state, const char *arg);
 

@@ -268,7 +268,8 @@ int digest_compute(struct pagesrc *ps, struct digest_devices *d,
     zh = XXH3_128bits(zero, rs->page_size);
     for (int t = 0; t < threads; t++) {
         jobs[t].ps = ps;
-        jobs[t].buf = malloc((size_t)READ_PAGES * rs->page_size);
+        jobs[t].buf = aligned_alloc(4096,      /* for O_DIRECT */
+                                    (size_t)READ_PAGES * rs->page_size);
         if (!jobs[t].buf) {
             fr_fail(&ps->orig->err, FR_E_NOMEM, FR_NO_OFFSET,
                     "out of memory");

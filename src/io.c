@@ -573,7 +573,7 @@ int fr_src_seek(struct fr_src *s, uint64_t off, const char *what)
 
 void fr_src_bypass_cache(struct fr_src *s, const char *path)
 {
-    if (!s->seekable || s->dfd_open) {
+    if (!s->seekable || s->dfd_open || strcmp(path, "-") == 0) {
         return;
     }
     s->dfd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);

@@ -3,7 +3,7 @@
 # verify --deep, extract, compact, convert (zstd uses its threaded mode
 # for any N; from 2 threads, stream-to-image and extract of a stream
 # write from a thread of their own).  The pieces are 1 MiB, so a 24 MiB
-# block has many.
+# block has many.  --bypass-cache (O_DIRECT reads) changes nothing either.
 . "$TESTS_SRCDIR/lib.sh"
 
 $MKSTREAM --seed=11 --resend=3000 --xbzrle=500 --zero-percent=40 \
@@ -39,6 +39,24 @@ cmp x.i.1/pc.ram ram/000.ram || fail "extracted pc.ram"
 cmp x.s.1/vga.vram ram/001.ram || fail "extracted vga.vram"
 cmp sum.s.1 sum.i.1 || fail "stream and image checksums"
 $FIXEDRAM checksum c.i.1 | cmp - sum.s.1 || fail "compacted image checksum"
+
+# --bypass-cache reads an image's pages with O_DIRECT: the same results
+for n in 1 3; do
+    $FIXEDRAM checksum --threads=$n --bypass-cache s.img | cmp - sum.i.1 ||
+        fail "checksum --bypass-cache, $n threads"
+    $FIXEDRAM verify --deep --output=json --threads=$n --bypass-cache \
+        s.img > "vb.$n" || fail "verify --deep --bypass-cache"
+    cmp v.1 "vb.$n" || fail "verify --deep --bypass-cache, $n threads"
+    $FIXEDRAM verify --bypass-cache --threads=$n --checksums=sum.s.1 \
+        s.img > /dev/null || fail "verify --checksums --bypass-cache"
+    $FIXEDRAM extract --threads=$n --bypass-cache -o "xb.$n" s.img > /dev/null
+    cmp "xb.$n/pc.ram" ram/000.ram || fail "extract --bypass-cache, $n threads"
+    $FIXEDRAM -q compact --threads=$n --bypass-cache s.img "cb.$n"
+    cmp c.i.1 "cb.$n" || fail "compact --bypass-cache, $n threads"
+done
+cp c.i.1 ip.img
+$FIXEDRAM -q compact --in-place --bypass-cache ip.img
+cmp c.i.1 ip.img || fail "compact --in-place --bypass-cache"
 
 expect_code 64 $FIXEDRAM verify --threads=0 s.img
 expect_code 64 $FIXEDRAM extract --threads=x -o y s.img
