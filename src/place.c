@@ -11,8 +11,8 @@
 #include "xbzrle.h"
 #include "zero.h"
 
-/* Bytes of pages coalesced into one write, and buffers of that size. */
-#define RUN_BYTES (1u << 20)
+/* Bytes of pages per buffer, and the largest page size. */
+#define BUF_BYTES (1u << 20)
 #define MAX_PAGE 65536
 
 static int no_memory(struct placer *pl)
@@ -26,23 +26,23 @@ int placer_init(struct placer *pl, const struct ram_state *rs,
     memset(pl, 0, sizeof(*pl));
     pl->err = err;
     pl->page_size = rs->page_size;
-    pl->run_max = RUN_BYTES / rs->page_size ? RUN_BYTES / rs->page_size : 1;
+    pl->cap = BUF_BYTES > rs->page_size ? BUF_BYTES : rs->page_size;
     pl->nblocks = rs->nblocks;
     pl->sink = calloc(rs->nblocks + 1, sizeof(*pl->sink));
     pl->base = calloc(rs->nblocks + 1, sizeof(*pl->base));
     pl->bits = calloc(rs->nblocks + 1, sizeof(*pl->bits));
+    pl->batch = calloc(PLACER_BUFS, sizeof(*pl->batch));
     pl->page = malloc(MAX_PAGE);
-    if (!pl->sink || !pl->base || !pl->bits || !pl->page) {
+    if (!pl->sink || !pl->base || !pl->bits || !pl->batch || !pl->page) {
         return no_memory(pl);
     }
     for (int i = 0; i < PLACER_BUFS; i++) {
         /* aligned for --bypass-cache (O_DIRECT) */
-        pl->buf[i] = aligned_alloc(4096, pl->run_max * (size_t)MAX_PAGE);
-        if (!pl->buf[i]) {
+        pl->batch[i].buf = aligned_alloc(4096, pl->cap);
+        if (!pl->batch[i].buf) {
             return no_memory(pl);
         }
     }
-    pl->run = pl->buf[0];
     for (size_t i = 0; i < rs->nblocks; i++) {
         if (fr_bitmap_init(&pl->bits[i], rs->blocks[i].npages) < 0) {
             return no_memory(pl);
@@ -51,55 +51,93 @@ int placer_init(struct placer *pl, const struct ram_state *rs,
     return 0;
 }
 
-/* With a writer thread, the thread that parses the input only fills
- * buffers (wqueue.h).  Writes keep their order: a later copy of a page is
- * never overtaken by an earlier one. */
-
-static int write_run(void *sink, const void *p, size_t n, int64_t off)
+/* Write the runs of batch TARGET, whose bytes are P. */
+static int write_batch(void *target, const void *p, size_t n, int64_t off)
 {
-    return fr_sink_pwrite(sink, p, n, (uint64_t)off);
+    const struct placer_batch *b = target;
+    const uint8_t *at = p;
+    (void)n;
+    (void)off;
+
+    for (size_t i = 0; i < b->nseg; i++) {
+        if (fr_sink_pwrite(b->seg[i].sink, at, b->seg[i].len,
+                           b->seg[i].off) < 0) {
+            return -1;
+        }
+        at += b->seg[i].len;
+    }
+    return 0;
 }
 
+/* With a writer thread, the thread that parses the input only fills
+ * buffers (wqueue.h), one job per buffer however short its runs.  Writes
+ * keep their order: a later copy of a page is never overtaken by an
+ * earlier one. */
 void placer_start_writer(struct placer *pl)
 {
-    pl->threaded = fr_wq_start(&pl->wq, write_run, PLACER_BUFS);
+    pl->threaded = fr_wq_start(&pl->wq, write_batch, PLACER_BUFS);
 }
 
-/* Hand the queued run over to be written. */
-static int submit_run(struct placer *pl)
+/* Hand the buffer over to be written, and go on with the next. */
+static int submit_batch(struct placer *pl)
 {
+    struct placer_batch *b = &pl->batch[pl->cur];
+    int ret;
+
+    if (!b->nseg) {
+        return 0;
+    }
+    if (!pl->threaded) {
+        ret = write_batch(b, b->buf, pl->fill, 0);
+        b->nseg = 0;
+    } else {
+        ret = fr_wq_put(&pl->wq, b, b->buf, pl->fill, 0);
+        pl->cur = (pl->cur + 1) % PLACER_BUFS;
+        pl->batch[pl->cur].nseg = 0;
+    }
+    pl->fill = 0;
+    return ret;
+}
+
+/* Close the open run; submit the buffer when it is full. */
+static int close_run(struct placer *pl)
+{
+    struct placer_batch *b = &pl->batch[pl->cur];
+
     if (!pl->run_count) {
         return 0;
     }
-    struct fr_sink *k = pl->sink[pl->run_block];
-    uint64_t off = pl->base[pl->run_block] + pl->run_start * pl->page_size;
-    size_t len = pl->run_count * pl->page_size;
+    b->seg[b->nseg].sink = pl->sink[pl->run_block];
+    b->seg[b->nseg].off = pl->base[pl->run_block] +
+                          pl->run_start * pl->page_size;
+    b->seg[b->nseg].len = pl->run_count * pl->page_size;
+    b->nseg++;
+    pl->fill += pl->run_count * pl->page_size;
     pl->run_count = 0;
-    if (!pl->threaded) {
-        return fr_sink_pwrite(k, pl->run, len, off);
+    if (b->nseg == PLACER_SEGS || pl->fill + pl->page_size > pl->cap) {
+        return submit_batch(pl);
     }
-    int ret = fr_wq_put(&pl->wq, k, pl->run, len, (int64_t)off);
-    pl->cur = (pl->cur + 1) % PLACER_BUFS;
-    pl->run = pl->buf[pl->cur];
-    return ret;
+    return 0;
 }
 
 int placer_flush(struct placer *pl)
 {
-    if (submit_run(pl) < 0) {
+    if (close_run(pl) < 0 || submit_batch(pl) < 0) {
         return -1;
     }
     return pl->threaded ? fr_wq_drain(&pl->wq) : 0;
 }
 
-/* Queue DATA for writing at PAGE. */
+/* Queue DATA (NULL: zeros) for writing at PAGE. */
 static int queue(struct placer *pl, size_t block, uint64_t page,
                  const uint8_t *data)
 {
+    uint32_t ps = pl->page_size;
+
     if (pl->run_count && (block != pl->run_block ||
                           page != pl->run_start + pl->run_count ||
-                          pl->run_count == pl->run_max)) {
-        if (submit_run(pl) < 0) {
+                          pl->fill + (pl->run_count + 1) * ps > pl->cap)) {
+        if (close_run(pl) < 0) {
             return -1;
         }
     }
@@ -107,10 +145,11 @@ static int queue(struct placer *pl, size_t block, uint64_t page,
         pl->run_block = block;
         pl->run_start = page;
     }
+    uint8_t *dst = pl->batch[pl->cur].buf + pl->fill + pl->run_count * ps;
     if (data) {
-        memcpy(pl->run + pl->run_count * pl->page_size, data, pl->page_size);
+        memcpy(dst, data, ps);
     } else {
-        memset(pl->run + pl->run_count * pl->page_size, 0, pl->page_size);
+        memset(dst, 0, ps);
     }
     pl->run_count++;
     return 0;
@@ -173,9 +212,10 @@ int placer_record(struct placer *pl, const struct ram_record *rec)
 void placer_free(struct placer *pl)
 {
     fr_wq_stop(&pl->wq);
-    for (int i = 0; i < PLACER_BUFS; i++) {
-        free(pl->buf[i]);
+    for (int i = 0; pl->batch && i < PLACER_BUFS; i++) {
+        free(pl->batch[i].buf);
     }
+    free(pl->batch);
     if (pl->bits) {
         for (size_t i = 0; i < pl->nblocks; i++) {
             fr_bitmap_free(&pl->bits[i]);

@@ -20,6 +20,19 @@
 #include "wqueue.h"
 
 #define PLACER_BUFS FR_WQ_MAX
+#define PLACER_SEGS 256
+
+/* Runs of pages, one after the other in BUF, each written at OFF of its
+ * SINK: a buffer's worth goes to the writer in one job. */
+struct placer_batch {
+    uint8_t *buf;
+    size_t nseg;
+    struct {
+        struct fr_sink *sink;
+        uint64_t off;
+        size_t len;
+    } seg[PLACER_SEGS];
+};
 
 struct placer {
     uint32_t page_size;
@@ -28,11 +41,11 @@ struct placer {
     uint64_t *base;             /* per block: offset of page 0 */
     struct fr_bitmap *bits;     /* per block: the page holds data */
     bool keep_stale;            /* a clear bit is enough: write nothing */
-    uint8_t *buf[PLACER_BUFS];  /* runs of pages: being filled, queued */
+    struct placer_batch *batch; /* PLACER_BUFS: being filled, queued */
     int cur;                    /* the one being filled */
-    uint8_t *run;               /* = buf[cur] */
-    size_t run_block;
-    uint64_t run_start, run_count, run_max;
+    size_t fill, cap;           /* its bytes in closed runs; its size */
+    size_t run_block;           /* the open run: at buf + fill */
+    uint64_t run_start, run_count;
     uint8_t *page;
     struct fr_err *err;         /* for out-of-memory */
     bool threaded;              /* the writes go through WQ */
