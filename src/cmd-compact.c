@@ -267,6 +267,9 @@ static int compact_copy(struct compact_args *a)
     if (a->threads > 1) {
         fr_sink_write_behind(&out);
     }
+    if (in.st.st_size > 0) {
+        fr_sink_size_hint(&out, (uint64_t)in.st.st_size);   /* at most */
+    }
     fr_progress_init(&prog, a->progress && !a->quiet && !fr_quiet);
     /* keep a zstd-compressed stream compressed */
     o.zstd = in.compression && strcmp(in.compression, "zstd") == 0;

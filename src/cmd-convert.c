@@ -201,6 +201,10 @@ static int run_convert(int argc, char **argv)
         return ret;
     }
     out.durable = !a.no_sync;
+    if (!to_image && in.st.st_size > 0) {
+        /* a stream is not much longer than the image it comes from */
+        fr_sink_size_hint(&out, (uint64_t)in.st.st_size);
+    }
     if (a.bypass_cache && to_image) {
         fr_sink_bypass_cache(&out);
     } else if (a.bypass_cache && strcmp(a.input, "-") != 0) {

@@ -219,6 +219,7 @@ static int outputs_open(struct outputs *o, const struct extract_args *a,
             return -1;
         }
         o->sink[i].durable = !a->no_sync;
+        fr_sink_size_hint(&o->sink[i], b->npages * rs->page_size);
     }
     return 0;
 }

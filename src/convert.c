@@ -142,10 +142,16 @@ static int s2i_blocks(void *opaque, struct ram_state *rs)
     if (ram_write_mapped_list(c->out, rs) < 0) {
         return -1;
     }
+    uint64_t end = fr_sink_tell(c->out);
     for (size_t i = 0; i < rs->nblocks; i++) {
+        const struct ram_block *b = &rs->blocks[i];
         c->pl.sink[i] = c->out;
-        c->pl.base[i] = rs->blocks[i].mr.pages_offset;
+        c->pl.base[i] = b->mr.pages_offset;
+        if (b->mr.pages_offset + b->npages * rs->page_size > end) {
+            end = b->mr.pages_offset + b->npages * rs->page_size;
+        }
     }
+    fr_sink_size_hint(c->out, end);
     return 0;
 }
 

@@ -422,6 +422,16 @@ void fr_sink_write_behind(struct fr_sink *k)
     k->behind = b;
 }
 
+void fr_sink_size_hint(struct fr_sink *k, uint64_t n)
+{
+    /* without fsync there is no writeback thread, and growing the file
+     * write by write is the faster way */
+    if (k->tmp_path && k->durable && !k->scratch && k->is_file && !k->zstd &&
+        ftruncate(k->fd, (off_t)n) == 0) {
+        k->sized = true;        /* only faster: a failure changes nothing */
+    }
+}
+
 /* Hand the buffer to the thread and go on with the spare one, free once
  * the buffer before is written. */
 static int behind_submit(struct fr_sink *k)
@@ -691,6 +701,9 @@ int fr_sink_start_zstd(struct fr_sink *k, int level, int threads)
      * error where libzstd was built without threads: then it is always
      * single-threaded.) */
     ZSTD_CCtx_setParameter(k->zstd, ZSTD_c_nbWorkers, threads);
+    if (k->sized && ftruncate(k->fd, (off_t)k->pos) == 0) {
+        k->sized = false;       /* its end is where compression ends */
+    }
     if (k->is_file) {
         /* compressed output is written sequentially from here on */
         if (lseek(k->fd, (off_t)k->pos, SEEK_SET) < 0) {
@@ -748,7 +761,7 @@ int fr_sink_commit(struct fr_sink *k)
     mode_t mask = umask(0);
     umask(mask);
     /* mkstemp made it 0600: give it the mode a new file would get */
-    if ((end && ftruncate(k->fd, (off_t)end) < 0) ||
+    if (((end || k->sized) && ftruncate(k->fd, (off_t)end) < 0) ||
         (k->durable && fsync(k->fd) < 0) ||
         fchmod(k->fd, 0666 & ~mask) < 0) {
         fr_fail_sys(k->err, errno, FR_NO_OFFSET, "cannot finish the output");

@@ -36,6 +36,7 @@ struct fr_sink {
                                  * false for temporary files */
     bool seekable;              /* regular file: pwrite works */
     bool scratch;               /* unlinked temporary: no rename */
+    bool sized;                 /* made longer by fr_sink_size_hint */
     char *final_path;
     char *tmp_path;
     uint8_t *buf;
@@ -87,6 +88,15 @@ int fr_sink_open_fd(struct fr_sink *k, int fd, const char *name,
  * its own, while the caller fills the next one (the bytes are the same).
  */
 void fr_sink_write_behind(struct fr_sink *k);
+
+/*
+ * The output will be about N bytes long.  A new file output that is to be
+ * fsynced is made that long now, so that the writes do not grow it one at
+ * a time: on ext4 each growth is a journal update, and those queue behind
+ * the block allocations of the background writeback.  The commit cuts the
+ * file to what was written.  Call it after setting K->durable.
+ */
+void fr_sink_size_hint(struct fr_sink *k, uint64_t n);
 
 /* Append N bytes at the sequential position. */
 int fr_sink_write(struct fr_sink *k, const void *p, size_t n);
