@@ -45,7 +45,8 @@
 # Every timed run starts with "sync", so that writeback left over from
 # the previous one is not charged to it; cold runs then drop the page
 # cache.  The variants of one measurement take turns, round after round,
-# so that a load from elsewhere on the machine hits them alike.  fixedram
+# each round starting with the next one, so that a load from elsewhere on
+# the machine hits them alike.  fixedram
 # syncs its outputs before renaming them into place, so its default is
 # compared with "cp IN OUT && sync OUT" (cp+fsync); with --no-sync (when
 # the command has it) it is compared with plain cp.  Read-only commands
@@ -333,7 +334,15 @@ bench_case() {
         cat "${CASE_IN[@]}" > /dev/null     # not charged to the first run
     fi
     for r in $(seq "$RUNS"); do
-        for v in "$@"; do
+        # each round starts with another variant: whatever the first run
+        # after a deletion pays (on a VM, memory the host took back) is
+        # shared out; the last round keeps the given order, so that the
+        # output checked is the last variant's
+        local order=("$@") k=$(((r - 1) % $#))
+        if [ "$r" != "$RUNS" ]; then
+            order=("${@:k+1}" "${@:1:k}")
+        fi
+        for v in "${order[@]}"; do
             progress "$scen $guest $cache: $CASE_LABEL ($CASE_PATH) $v," \
                 "run $r/$RUNS"
             run_variant "$v" "$cache"
