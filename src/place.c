@@ -99,7 +99,8 @@ static int submit_batch(struct placer *pl)
     return ret;
 }
 
-/* Close the open run; submit the buffer when it is full. */
+/* Close the open run; submit the buffer when it is full (or at once
+ * without a writer thread). */
 static int close_run(struct placer *pl)
 {
     struct placer_batch *b = &pl->batch[pl->cur];
@@ -114,7 +115,9 @@ static int close_run(struct placer *pl)
     b->nseg++;
     pl->fill += pl->run_count * pl->page_size;
     pl->run_count = 0;
-    if (b->nseg == PLACER_SEGS || pl->fill + pl->page_size > pl->cap) {
+    /* without a writer thread, nothing is gained by waiting */
+    if (!pl->threaded || b->nseg == PLACER_SEGS ||
+        pl->fill + pl->page_size > pl->cap) {
         return submit_batch(pl);
     }
     return 0;
