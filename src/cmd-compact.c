@@ -268,7 +268,8 @@ static int compact_copy(struct compact_args *a)
         fr_sink_write_behind(&out);
     }
     if (in.st.st_size > 0) {
-        fr_sink_size_hint(&out, (uint64_t)in.st.st_size);   /* at most */
+        /* about the input's size (more with XBZRLE pages decoded) */
+        fr_sink_size_hint(&out, (uint64_t)in.st.st_size);
     }
     fr_progress_init(&prog, a->progress && !a->quiet && !fr_quiet);
     /* keep a zstd-compressed stream compressed */
