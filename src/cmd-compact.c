@@ -29,7 +29,6 @@
 #include "exit.h"
 #include "output.h"
 #include "pagesrc.h"
-#include "zero.h"
 
 struct compact_args {
     const char *input, *output;
@@ -336,6 +335,21 @@ done:
     return ret;
 }
 
+/* A present page found all zero loses its bit. */
+struct zeroed {
+    struct fr_bitmap *present;
+    bool changed;
+};
+
+static int clear_zero(void *ctx, uint64_t page)
+{
+    struct zeroed *z = ctx;
+
+    fr_bitmap_clear(z->present, page);
+    z->changed = true;
+    return 0;
+}
+
 /* --in-place: clear the bits of all-zero pages, make the bitmaps durable,
  * then punch holes under every clear bit. */
 static int compact_in_place(struct compact_args *a)
@@ -391,30 +405,17 @@ static int compact_in_place(struct compact_args *a)
     /* 1. new bitmaps: all-zero pages are not present */
     for (size_t i = 0; i < rs->nblocks; i++) {
         struct ram_block *b = &rs->blocks[i];
-        bool changed = false;
         if (b->mr_no_data) {
             continue;
         }
-        for (uint64_t p = fr_bitmap_next(&b->present, 0, true);
-             p < b->npages; p = fr_bitmap_next(&b->present, p, true)) {
-            uint64_t e = fr_bitmap_next(&b->present, p, false);
-            while (p < e) {
-                uint64_t n = e - p < 256 ? e - p : 256;
-                if (pagesrc_read(&ps, i, p, n, buf) < 0) {
-                    goto report;
-                }
-                for (uint64_t j = 0; j < n; j++) {
-                    if (fr_is_zero(buf + j * psz, psz)) {
-                        fr_bitmap_clear(&b->present, p + j);
-                        changed = true;
-                    }
-                }
-                p += n;
-            }
+        struct zeroed z = { &b->present, false };
+        if (pagesrc_copy_data(&ps, i, 0, b->npages, buf, 256, NULL, 0,
+                              clear_zero, &z) < 0) {
+            goto report;
         }
         /* an unchanged bitmap stays as it is: rewriting it would allocate
          * the blocks of its zero bytes where a sparse copy left holes */
-        if (changed && mapped_ram_write_bitmap(&k, b, &b->present) < 0) {
+        if (z.changed && mapped_ram_write_bitmap(&k, b, &b->present) < 0) {
             goto report_out;
         }
     }

@@ -184,8 +184,9 @@ int pagesrc_copy_data(struct pagesrc *ps, size_t block, uint64_t first,
             while (r < e && !fr_is_zero(buf + (r - p) * psz, psz)) {
                 r++;
             }
-            if (r > q && fr_sink_pwrite(k, buf + (q - p) * psz,
-                                        (r - q) * psz, base + q * psz) < 0) {
+            if (k && r > q &&
+                fr_sink_pwrite(k, buf + (q - p) * psz, (r - q) * psz,
+                               base + q * psz) < 0) {
                 return -1;
             }
             if (r < e && on_zero && on_zero(ctx, r) < 0) {

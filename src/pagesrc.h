@@ -48,9 +48,10 @@ int pagesrc_pages(struct pagesrc *ps, size_t block, uint64_t first,
 /*
  * Copy the pages of [FIRST, FIRST+COUNT) of block BLOCK that hold data
  * (present and not all zero) to K, at BASE + page * page size, reading
- * them through BUF (BUF_PAGES pages); the rest stay holes.  ON_ZERO, when
- * not NULL, is told each present page found all zero (-1 from it stops
- * the copy).  Several threads may copy at once, each with its own BUF.
+ * them through BUF (BUF_PAGES pages); the rest stay holes.  K NULL: only
+ * look.  ON_ZERO, when not NULL, is told each present page found all zero
+ * (-1 from it stops the copy; it may clear the page's bit).  Several
+ * threads may copy at once, each with its own BUF.
  * Returns 0, or -1 with the error in the original savefile or K.
  */
 int pagesrc_copy_data(struct pagesrc *ps, size_t block, uint64_t first,
