@@ -31,6 +31,12 @@ static int by_start(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
+/* The 4 KiB block at AT of N bytes, or what is left of them. */
+static size_t block_len(size_t n, size_t at)
+{
+    return n - at < 4096 ? n - at : 4096;
+}
+
 /* Copy the input's bytes in [FROM, TO) to the same offsets, leaving holes
  * where 4 KiB blocks are zero (the gaps before 1 MiB-aligned regions). */
 static int copy_range(struct savefile *in, struct fr_sink *out, uint8_t *buf,
@@ -42,14 +48,15 @@ static int copy_range(struct savefile *in, struct fr_sink *out, uint8_t *buf,
             return -1;
         }
         for (size_t i = 0; i < n;) {
+            /* [i, e): blocks with data; then one zero block, skipped */
             size_t e = i;
-            while (e < n && !fr_is_zero(buf + e, n - e < 4096 ? n - e : 4096)) {
-                e += n - e < 4096 ? n - e : 4096;
+            while (e < n && !fr_is_zero(buf + e, block_len(n, e))) {
+                e += block_len(n, e);
             }
             if (e > i && fr_sink_pwrite(out, buf + i, e - i, from + i) < 0) {
                 return -1;
             }
-            i = e < n ? e + (n - e < 4096 ? n - e : 4096) : n;
+            i = e < n ? e + block_len(n, e) : n;
         }
         from += n;
     }
