@@ -75,7 +75,7 @@ static int write_batch(void *target, const void *p, size_t n, int64_t off)
  * earlier one. */
 void placer_start_writer(struct placer *pl)
 {
-    pl->threaded = fr_wq_start(&pl->wq, write_batch, PLACER_BUFS);
+    fr_wq_start(&pl->wq, write_batch, PLACER_BUFS);
 }
 
 /* Hand the buffer over to be written, and go on with the next. */
@@ -87,7 +87,7 @@ static int submit_batch(struct placer *pl)
     if (!b->nseg) {
         return 0;
     }
-    if (!pl->threaded) {
+    if (!pl->wq.threaded) {
         ret = write_batch(b, b->buf, pl->fill, 0);
         b->nseg = 0;
     } else {
@@ -116,7 +116,7 @@ static int close_run(struct placer *pl)
     pl->fill += pl->run_count * pl->page_size;
     pl->run_count = 0;
     /* without a writer thread, nothing is gained by waiting */
-    if (!pl->threaded || b->nseg == PLACER_SEGS ||
+    if (!pl->wq.threaded || b->nseg == PLACER_SEGS ||
         pl->fill + pl->page_size > pl->cap) {
         return submit_batch(pl);
     }
@@ -128,7 +128,7 @@ int placer_flush(struct placer *pl)
     if (close_run(pl) < 0 || submit_batch(pl) < 0) {
         return -1;
     }
-    return pl->threaded ? fr_wq_drain(&pl->wq) : 0;
+    return pl->wq.threaded ? fr_wq_drain(&pl->wq) : 0;
 }
 
 /* Queue DATA (NULL: zeros) for writing at PAGE. */

@@ -48,8 +48,7 @@ struct placer {
     uint64_t run_start, run_count;
     uint8_t *page;
     struct fr_err *err;         /* for out-of-memory */
-    bool threaded;              /* the writes go through WQ */
-    struct fr_wqueue wq;
+    struct fr_wqueue wq;        /* the writer thread, when started */
 };
 
 /* Set up PL for the blocks of RS; the caller then fills SINK and BASE.

@@ -30,7 +30,8 @@ struct fr_wq_job {
 struct fr_wqueue {
     fr_wq_write_fn *write;
     int depth;                  /* buffers the caller rotates through */
-    bool threaded, stop, failed;
+    bool threaded;              /* the thread runs: fr_wq_start worked */
+    bool stop, failed;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
