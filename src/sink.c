@@ -296,7 +296,6 @@ static void writeback_stop(struct fr_sink *k)
 
 /* ---- writing ------------------------------------------------------------ */
 
-/* Write all of P to the fd: at OFF, or sequentially when OFF < 0. */
 /* Write the CNT buffers of IOV at OFF, or sequentially when OFF < 0, to
  * the end (IOV is used as scratch space).  Failures go to ERR. */
 static int writev_all_to(struct fr_sink *k, struct iovec *iov, int cnt,
