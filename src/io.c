@@ -79,6 +79,20 @@ void fr_src_map(struct fr_src *s)
     s->fill = mem_fill;
 }
 
+void fr_pipe_widen(int fd)
+{
+#ifdef F_SETPIPE_SZ
+    struct stat st;
+
+    /* a refusal (over /proc/sys/fs/pipe-max-size) only costs speed */
+    if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+        fcntl(fd, F_SETPIPE_SZ, (int)FR_SRC_BUFSIZE);
+    }
+#else
+    (void)fd;
+#endif
+}
+
 int fr_src_open_fd(struct fr_src *s, int fd, struct fr_err *err)
 {
     struct stat st;
@@ -91,6 +105,7 @@ int fr_src_open_fd(struct fr_src *s, int fd, struct fr_err *err)
     if (fstat(fd, &st) < 0) {
         return fr_fail_sys(err, errno, FR_NO_OFFSET, "cannot stat input");
     }
+    fr_pipe_widen(fd);
     if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
         off_t end = lseek(fd, 0, SEEK_END);
         if (end >= 0) {

@@ -59,6 +59,13 @@ struct fr_src {
 int fr_src_open_fd(struct fr_src *s, int fd, struct fr_err *err);
 
 /*
+ * If FD is a pipe, make its buffer FR_SRC_BUFSIZE instead of the default
+ * 64 KiB: the two ends then meet once per MiB, not once per 64 KiB, which
+ * makes a pipe about a quarter faster (exec: migrations).
+ */
+void fr_pipe_widen(int fd);
+
+/*
  * From the current position on, read the regular file S reads through a
  * read-only mapping of all of it, where it can be mapped: the bytes are
  * then read in place, not copied into a buffer, which pays for commands

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "io.h"
 #include "wqueue.h"
 
 #define SINK_BUFSIZE (4u << 20)
@@ -97,6 +98,7 @@ int fr_sink_open(struct fr_sink *k, const char *path, bool force,
                            "refusing to write binary data to a terminal");
         }
         k->fd = 1;
+        fr_pipe_widen(k->fd);
         return 0;
     }
     if (stat(path, &st) == 0) {
@@ -106,6 +108,7 @@ int fr_sink_open(struct fr_sink *k, const char *path, bool force,
             if (k->fd < 0) {
                 return fr_fail_sys(err, errno, FR_NO_OFFSET, "cannot open");
             }
+            fr_pipe_widen(k->fd);
             return 0;
         }
         if (!force) {
