@@ -18,6 +18,9 @@
 #   BENCH_BIG=4G           guest for the peak-memory check ("" to skip)
 #   BENCH_ARGS=            extra convert options, e.g. --bypass-cache
 #   BENCH_COLD=auto        cold-cache runs: auto (if root), yes, no
+#   BENCH_PAGE_REPORTING=pause  pause a VM's free page reporting to its
+#                          host for the run (as root; see lib-bench.sh),
+#                          or keep it
 #
 # Every run starts with "sync", so that writeback left over from the
 # previous run is not charged to the next one.  fixedram fsyncs its output
@@ -53,7 +56,9 @@ if [ -n "${BENCH_DIR:-}" ]; then
 else
     DIR=$(mktemp -d /var/tmp/fr-bench.XXXXXX)
 fi
+. "$(cd "$(dirname "$0")" && pwd)/lib-bench.sh"   # measure, page reporting
 cleanup() {
+    resume_page_reporting
     if [ "${KEEP:-0}" = 1 ]; then
         echo "scratch kept in $DIR" >&2
     else
@@ -61,6 +66,8 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+pause_page_reporting
+echo "free page reporting to the host: $PAGE_REPORTING"
 
 # Cold cache needs root; "auto" uses it when it works.
 can_drop() {
@@ -70,8 +77,6 @@ case $COLD in
 auto) if can_drop; then COLD=yes; else COLD=no; fi ;;
 yes) can_drop || { echo "bench-convert: cannot drop caches" >&2; exit 1; } ;;
 esac
-
-. "$(cd "$(dirname "$0")" && pwd)/lib-bench.sh"   # measure
 
 # timed CACHE OUT CMD...: run CMD once; sets SECS and RSS_KIB.
 timed() {

@@ -35,6 +35,9 @@
 #                          (default: the first of BENCH_SIZES; "" to skip)
 #   BENCH_THREADS=         thread counts (default: 1..nproc and at least
 #                          1 2 4; powers of two and nproc above 8 CPUs)
+#   BENCH_PAGE_REPORTING=pause  pause a VM's free page reporting to its
+#                          host for the run (as root; see lib-bench.sh),
+#                          or keep it
 #
 # Inputs come from the independent generator tests/gen/fr-mkstream: a
 # classic stream of pc.ram (the guest size) and vga.vram (16 MiB) with
@@ -112,6 +115,7 @@ mkdir -p "${BENCH_DIR:-/var/tmp}"
 DIR=$(mktemp -d "${BENCH_DIR:-/var/tmp}/fr-bench-suite.XXXXXX")
 DIR=$(readlink -f "$DIR")
 cleanup() {
+    resume_page_reporting
     if [ "${KEEP:-0}" = 1 ]; then
         echo "bench-suite: scratch kept in $DIR" >&2
     else
@@ -127,6 +131,8 @@ FIXEDRAM=$DIR/fixedram
 # fixedram's own temporary images (streams read by content) go there too
 export TMPDIR=$DIR/tmp
 mkdir "$TMPDIR"
+
+pause_page_reporting
 
 # Cold cache needs root; "auto" uses it when it works.
 drop_caches() {
@@ -570,6 +576,7 @@ if [ "$COLD" = yes ]; then
 else
     say "cold cache: no"
 fi
+say "free page reporting to the host: $PAGE_REPORTING"
 say "--no-sync: $(for c in convert compact extract; do
     printf '%s=%s ' "$c" "${NOSYNC[$c]}"; done)"
 say "threads: $(for c in convert checksum verify extract compact; do
