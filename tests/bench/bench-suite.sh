@@ -52,7 +52,10 @@
 # the machine hits them alike.  fixedram
 # syncs its outputs before renaming them into place, so its default is
 # compared with "cp IN OUT && sync OUT" (cp+fsync); with --no-sync (when
-# the command has it) it is compared with plain cp.  Read-only commands
+# the command has it) it is compared with plain cp.  stream-to-image also
+# reads its stream from a pipe, "cat IN | fixedram ... - OUT", as QEMU's
+# exec: peer, compared with "cat IN | cat > OUT" (and && sync OUT for the
+# default).  Read-only commands
 # are compared with "cat IN > /dev/null", checksum with xxh128sum.  The
 # ratio is fixedram's time over the baseline's: below 1 is faster.
 # MB/s is the input's apparent size (holes of an image included, as cp
@@ -251,6 +254,12 @@ set_case() {
     CASE_OUT=$o
     CASE_KIND='write'
     case $1 in
+    s2i-pipe)
+        # as QEMU's exec: peer: the stream comes through a pipe
+        CASE_CMD=convert CASE_KIND=pipe
+        CASE_LABEL="convert stream-to-image" CASE_PATH=pipe
+        CASE_ARGS=(stream-to-image - "$o") CASE_IN=("$s")
+        ;;
     s2i | i2s)
         CASE_CMD=convert
         if [ "$1" = s2i ]; then
@@ -284,7 +293,7 @@ set_case() {
     *) die "internal error: unknown case $1" ;;
     esac
 }
-CASES=(s2i i2s checksum-stream checksum-image verify-image verify-stream
+CASES=(s2i s2i-pipe i2s checksum-stream checksum-image verify-image verify-stream
        extract-image extract-stream compact-stream compact-image diff
        inspect-stream inspect-image)
 
@@ -292,13 +301,19 @@ CASES=(s2i i2s checksum-stream checksum-image verify-image verify-stream
 run_variant() {
     local v=$1 cache=$2
     [ -z "$CASE_OUT" ] || rm -rf "$CASE_OUT"
+    # a pipe case reads its input through "cat IN |"
+    local feed=()
+    if [ "$CASE_KIND" = pipe ]; then
+        feed=(sh -c 'f=$1; shift; cat "$f" | "$@"' sh "${CASE_IN[0]}")
+    fi
     # shellcheck disable=SC2016  # $1 and $2 are the inner sh's
     case $v in
     default)
-        timed "$cache" "$FIXEDRAM" -q "$CASE_CMD" "${CASE_ARGS[@]}" ;;
-    no-sync)
-        timed "$cache" "$FIXEDRAM" -q "$CASE_CMD" --no-sync \
+        timed "$cache" ${feed[@]+"${feed[@]}"} "$FIXEDRAM" -q "$CASE_CMD" \
             "${CASE_ARGS[@]}" ;;
+    no-sync)
+        timed "$cache" ${feed[@]+"${feed[@]}"} "$FIXEDRAM" -q "$CASE_CMD" \
+            --no-sync "${CASE_ARGS[@]}" ;;
     threads=*)
         # with --no-sync when there is one, so that fsync does not hide
         # the scaling
@@ -310,6 +325,11 @@ run_variant() {
     cp) timed "$cache" cp "${CASE_IN[0]}" "$CASE_OUT" ;;
     cp+fsync)
         timed "$cache" sh -c 'cp "$1" "$2" && sync "$2"' sh \
+            "${CASE_IN[0]}" "$CASE_OUT" ;;
+    'cat|cat') timed "$cache" sh -c 'cat "$1" | cat > "$2"' sh \
+        "${CASE_IN[0]}" "$CASE_OUT" ;;
+    'cat|cat+fsync')
+        timed "$cache" sh -c 'cat "$1" | cat > "$2" && sync "$2"' sh \
             "${CASE_IN[0]}" "$CASE_OUT" ;;
     cat) timed "$cache" cat "${CASE_IN[@]}" ;;
     xxh128sum) timed "$cache" xxh128sum "${CASE_IN[0]}" ;;
@@ -323,6 +343,8 @@ baseline_of() {
     *:threads=*) echo threads=1 ;;
     write:default) echo cp+fsync ;;
     write:no-sync) echo cp ;;
+    pipe:default) echo 'cat|cat+fsync' ;;
+    pipe:no-sync) echo 'cat|cat' ;;
     read:*) echo cat ;;
     sum:*) echo xxh128sum ;;
     esac
@@ -420,7 +442,7 @@ emit() {
             "${MED[$v]}" "$mbs" "$speedup" \
             "$(awk -v k="${RSS[$v]}" 'BEGIN { print k / 1024 }')")"
     else
-        say "$(printf '%-24s %-12s %-9s %-8s %12s %8s %9s %-10s %6s %8.1f' \
+        say "$(printf '%-24s %-12s %-13s %-8s %12s %8s %9s %-13s %6s %8.1f' \
             "$CASE_LABEL" "$CASE_PATH" "$tool" "$variant" "$IN_BYTES" \
             "${MED[$v]}" "$mbs" "${base:--}" "${ratio:+${ratio}x}" \
             "$(awk -v k="${RSS[$v]}" 'BEGIN { print k / 1024 }')")"
@@ -428,7 +450,7 @@ emit() {
 }
 
 table_header() {
-    say "$(printf '%-24s %-12s %-9s %-8s %12s %8s %9s %-10s %6s %8s' \
+    say "$(printf '%-24s %-12s %-13s %-8s %12s %8s %9s %-13s %6s %8s' \
         command path tool variant bytes-in seconds MB/s baseline ratio \
         RSS-MiB)"
 }
@@ -510,6 +532,7 @@ scenario_table() {
                 vs=(cp cp+fsync default)
                 if [ "${NOSYNC[$CASE_CMD]}" = yes ]; then vs+=(no-sync); fi
                 ;;
+            pipe) vs=('cat|cat' 'cat|cat+fsync' default no-sync) ;;
             read) vs=(cat default) ;;
             sum) vs=(xxh128sum default) ;;
             esac
@@ -539,6 +562,7 @@ scaling_table() {
     for name in "${CASES[@]}"; do
         set_case "$name" "$DIR/in.stream" "$DIR/in.img"
         [ "${THREADED[$CASE_CMD]}" = yes ] || continue
+        [ "$CASE_KIND" != pipe ] || continue    # the same work as s2i
         bench_case realistic "$guest" warm "${vs[@]}"
         check_output
         [ -z "$CASE_OUT" ] || rm -rf "$CASE_OUT"
@@ -621,11 +645,11 @@ for r in rows:
         keys.append(k)
 val = {((r["scenario"], r["guest"]), (r["command"], r["path"],
         r["variant"], r["baseline"])): r["ratio"] for r in rows}
-print("%-24s %-12s %-8s %-10s" % ("command", "path", "variant", "vs") +
+print("%-24s %-12s %-8s %-13s" % ("command", "path", "variant", "vs") +
       "".join(" %10s" % (g if s == "realistic" else g + "-worst")
               for s, g in cols))
 for k in keys:
-    print("%-24s %-12s %-8s %-10s" % k + "".join(
+    print("%-24s %-12s %-8s %-13s" % k + "".join(
         " %10s" % (val[(c, k)] + "x" if val.get((c, k)) else "-")
         for c in cols))
 EOF

@@ -24,7 +24,7 @@ PALETTE = [
     "#e377c2", "#17becf", "#bcbd22", "#393b79", "#ad494a", "#637939",
     "#7b4173", "#3182bd", "#e6550d", "#31a354",
 ]
-MARKERS = {"stream": "circle", "image": "square"}
+MARKERS = {"stream": "circle", "pipe": "circle", "image": "square"}
 GREYS = [("cp+fsync", "#555555", "6,3"), ("cp", "#888888", "2,3"),
          ("cat", "#aaaaaa", "8,3,2,3"), ("xxh128sum", "#777777", "1,2")]
 
@@ -244,7 +244,7 @@ def main():
                  % (tool, grey_path[tool]), size=12, fill="#555")
         x += col_w
     y += 16
-    svg.text(40, y + 6, "circle: stream input; square: mapped-ram image "
+    svg.text(40, y + 6, "circle: stream input (file or pipe); square: mapped-ram image "
              "input; diamond: both (diff). MB/s = apparent input bytes "
              "(image holes included) / median seconds.", size=11,
              fill="#555")
