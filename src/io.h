@@ -70,9 +70,10 @@ void fr_pipe_widen(int fd);
  * read-only mapping of all of it, where it can be mapped: the bytes are
  * then read in place, not copied into a buffer, which pays for commands
  * that only look at them (inspect, verify, checksum, diff, compact's
- * first pass).  The mapping
- * is only address space: the pages behind the reader are dropped from it
- * as it moves on, so resident memory stays at a few MiB.  Pointers from
+ * first pass) or copy each page once more anyway (stream-to-image,
+ * extract).  The mapping is only address space: the pages behind the
+ * reader are dropped from it as it moves on, so that no more than about
+ * 12 MiB of it counts as resident memory.  Pointers from
  * fr_src_peek then stay valid until S is closed (fr_src_data_stays).  A
  * file that shrinks while mapped raises SIGBUS (see fr_sink_catch_signals).
  */
