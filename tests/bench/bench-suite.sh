@@ -293,9 +293,9 @@ set_case() {
     *) die "internal error: unknown case $1" ;;
     esac
 }
-CASES=(s2i s2i-pipe i2s checksum-stream checksum-image verify-image verify-stream
-       extract-image extract-stream compact-stream compact-image diff
-       inspect-stream inspect-image)
+CASES=(s2i s2i-pipe i2s checksum-stream checksum-image verify-image
+       verify-stream extract-image extract-stream compact-stream
+       compact-image diff inspect-stream inspect-image)
 
 # run_variant VARIANT CACHE: one timed run of the current case
 run_variant() {
