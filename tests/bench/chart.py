@@ -244,10 +244,10 @@ def main():
                  % (tool, grey_path[tool]), size=12, fill="#555")
         x += col_w
     y += 16
-    svg.text(40, y + 6, "circle: stream input (file or pipe); square: mapped-ram image "
-             "input; diamond: both (diff). MB/s = apparent input bytes "
-             "(image holes included) / median seconds.", size=11,
-             fill="#555")
+    svg.text(40, y + 6, "circle: stream input (file or pipe); square: "
+             "mapped-ram image input; diamond: both (diff). MB/s = apparent "
+             "input bytes (image holes included) / median seconds.",
+             size=11, fill="#555")
 
     # (c) ratio against the baseline at the largest guest
     y0 = y + 60
