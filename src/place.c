@@ -125,6 +125,9 @@ static int close_run(struct placer *pl)
 
 int placer_flush(struct placer *pl)
 {
+    if (!pl->batch) {
+        return 0;       /* never set up: the stream had no block list */
+    }
     if (close_run(pl) < 0 || submit_batch(pl) < 0) {
         return -1;
     }

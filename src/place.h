@@ -62,7 +62,8 @@ void placer_start_writer(struct placer *pl);
 /* Place one record.  Returns 0, or -1 (error in the sink's err, or ERR). */
 int placer_record(struct placer *pl, const struct ram_record *rec);
 
-/* Write what is still queued, and wait until it is written. */
+/* Write what is still queued, and wait until it is written (nothing for
+ * a placer that placer_init never set up). */
 int placer_flush(struct placer *pl);
 
 void placer_free(struct placer *pl);

@@ -38,6 +38,21 @@ cat i.img | expect_code 1 $FIXEDRAM convert image-to-stream - o.stream 2> e6
 assert_grep "seekable" e6
 no_leftovers
 
+# a stream without a ram section: a clean refusal from every command
+# that places pages (it was a crash), from a file and from a pipe
+printf 'QEVM\000\000\000\003\000' > noram.bin
+for cmd in "convert stream-to-image" "compact"; do
+    expect_code 1 $FIXEDRAM $cmd noram.bin nr.out 2> en
+    assert_grep "^fixedram: noram.bin: the stream has no ram section" en
+    expect_code 1 $FIXEDRAM $cmd - nr.out < noram.bin 2> en
+    assert_grep "^fixedram: -: the stream has no ram section" en
+done
+expect_code 1 $FIXEDRAM extract -o nr.dir noram.bin 2> en
+assert_grep "^fixedram: noram.bin: the stream has no ram section" en
+[ ! -e nr.out ] && [ -z "$(ls -A nr.dir 2> /dev/null)" ] ||
+    fail "output left for a stream without ram"
+no_leftovers
+
 # usage errors
 expect_code 64 $FIXEDRAM convert
 expect_code 64 $FIXEDRAM convert sideways s.bin o
