@@ -256,6 +256,7 @@ static int compact_copy(struct compact_args *a)
     if (a->bypass_cache) {
         fr_src_bypass_cache(&in.file, a->input);
     }
+    fr_sink_protect(&in.st);
     if (fr_sink_open(&out, a->output, a->force, &out_err) < 0) {
         ret = fr_report(&out_err, a->output);
         fr_sink_abort(&out);

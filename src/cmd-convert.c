@@ -161,14 +161,6 @@ static const struct argp convert_argp = {
 };
 
 /* Is OUTPUT the very file INPUT is? */
-static bool same_file(const struct savefile *in, const char *output)
-{
-    struct stat st;
-    return strcmp(output, "-") != 0 && stat(output, &st) == 0 &&
-           S_ISREG(st.st_mode) && st.st_dev == in->st.st_dev &&
-           st.st_ino == in->st.st_ino;
-}
-
 static int run_convert(int argc, char **argv)
 {
     struct convert_args a = { .o = { .zstd_level = 3 } };
@@ -193,12 +185,7 @@ static int run_convert(int argc, char **argv)
         savefile_close(&in);
         return ret;
     }
-    if (same_file(&in, a.output)) {
-        fprintf(stderr, "fixedram: %s: output is the input file\n",
-                a.output);
-        savefile_close(&in);
-        return FR_EXIT_FAIL;
-    }
+    fr_sink_protect(&in.st);
     if (fr_sink_open(&out, a.output, a.force, &out_err) < 0) {
         ret = fr_report(&out_err, a.output);
         fr_sink_abort(&out);

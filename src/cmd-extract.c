@@ -406,8 +406,10 @@ static int run_extract(int argc, char **argv)
     if (!a.threads) {
         a.threads = fr_default_threads();
     }
-    if (savefile_open(&sf, a.path) < 0 ||
-        savefile_peek_config(&sf, &cfg) < 0) {
+    if (savefile_open(&sf, a.path) == 0) {
+        fr_sink_protect(&sf.st);
+    }
+    if (fr_failed(&sf.err) || savefile_peek_config(&sf, &cfg) < 0) {
         ret = fr_report(&sf.err, a.path);
     } else if (sv_has_cap(&cfg, "mapped-ram")) {
         if (a.bypass_cache) {

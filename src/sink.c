@@ -60,6 +60,33 @@ void fr_sink_catch_signals(void)
     sigaction(SIGBUS, &sa, NULL);
 }
 
+/* Inputs that no output may replace (fr_sink_protect). */
+#define MAX_PROTECTED 4
+static struct {
+    dev_t dev;
+    ino_t ino;
+} protected_files[MAX_PROTECTED];
+static int nprotected;
+
+void fr_sink_protect(const struct stat *st)
+{
+    if (S_ISREG(st->st_mode) && nprotected < MAX_PROTECTED) {
+        protected_files[nprotected].dev = st->st_dev;
+        protected_files[nprotected++].ino = st->st_ino;
+    }
+}
+
+static bool is_protected(const struct stat *st)
+{
+    for (int i = 0; i < nprotected; i++) {
+        if (st->st_dev == protected_files[i].dev &&
+            st->st_ino == protected_files[i].ino) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void track_tmp(char *path, bool add)
 {
     for (int i = 0; i < MAX_TMP; i++) {
@@ -102,6 +129,10 @@ int fr_sink_open(struct fr_sink *k, const char *path, bool force,
         return 0;
     }
     if (stat(path, &st) == 0) {
+        if (is_protected(&st)) {
+            return fr_fail(err, FR_E_EXISTS, FR_NO_OFFSET,
+                           "output is the input file");
+        }
         if (!S_ISREG(st.st_mode)) {
             /* a device or a FIFO: write to it directly */
             k->fd = open(path, O_WRONLY | O_CLOEXEC);

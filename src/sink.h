@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include "err.h"
@@ -65,8 +66,15 @@ struct fr_sink {
 void fr_sink_catch_signals(void);
 
 /*
+ * From now on, refuse to open the file ST describes (an input, when it is
+ * a regular file) as an output, even with force.  Up to a few inputs.
+ */
+void fr_sink_protect(const struct stat *st);
+
+/*
  * Open PATH for writing ("-" = stdout).  An existing PATH is refused with
- * FR_E_EXISTS unless FORCE.  Returns 0, or -1 with ERR set.
+ * FR_E_EXISTS unless FORCE, and always when it is a protected input.
+ * Returns 0, or -1 with ERR set.
  */
 int fr_sink_open(struct fr_sink *k, const char *path, bool force,
                  struct fr_err *err);

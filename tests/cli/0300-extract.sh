@@ -22,6 +22,14 @@ done
 alloc=$(stat -c %b out/sub/pc.ram)
 [ $((alloc * 512)) -lt $((6 * 1024 * 1024)) ] || fail "pc.ram is not sparse ($alloc blocks)"
 
+# never over its own input, not even with --force
+mkdir self
+cp s.bin self/pc.ram
+expect_code 1 $FIXEDRAM extract --force -o self self/pc.ram 2> es
+assert_grep "^fixedram: self/pc.ram: output is the input file" es
+cmp self/pc.ram s.bin || fail "extract replaced its input"
+[ "$(ls -A self)" = pc.ram ] || fail "extract left files behind"
+
 # one block only, from a pipe, and the same from the image layout
 $FIXEDRAM convert stream-to-image s.bin s.img
 cat s.bin | $FIXEDRAM extract -o one --block=a_b - > one.txt

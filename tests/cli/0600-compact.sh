@@ -101,3 +101,13 @@ if [ -w /dev/full ]; then
     expect_code 1 $FIXEDRAM compact --threads=2 s.bin /dev/full 2> ef
     assert_grep "/dev/full: write failed .*No space left" ef
 fi
+# never over its own input, not even with --force (nor through stdin)
+cp s.bin self.bin
+cp i.img self.img
+for f in self.bin self.img; do
+    expect_code 1 $FIXEDRAM compact --force $f $f 2> es
+    assert_grep "^fixedram: $f: output is the input file" es
+done
+expect_code 1 $FIXEDRAM compact --force - self.bin < self.bin 2> es
+assert_grep "output is the input file" es
+cmp self.bin s.bin && cmp self.img i.img || fail "compact replaced its input"
