@@ -26,8 +26,9 @@
 
 #define SINK_BUFSIZE (4u << 20)
 
-/* Temporary files to remove if a signal ends the program. */
-#define MAX_TMP 4
+/* Temporary files to remove if a signal ends the program: extract has
+ * one per RAM block (at most 4096, ram.h), and a scratch file or two. */
+#define MAX_TMP 4100
 static char *volatile tmp_files[MAX_TMP];
 
 static void on_signal(int sig)
@@ -87,14 +88,16 @@ static bool is_protected(const struct stat *st)
     return false;
 }
 
-static void track_tmp(char *path, bool add)
+/* Returns false when PATH could not be added: no slot left. */
+static bool track_tmp(char *path, bool add)
 {
     for (int i = 0; i < MAX_TMP; i++) {
         if (add ? !tmp_files[i] : tmp_files[i] == path) {
             tmp_files[i] = add ? path : NULL;
-            break;
+            return true;
         }
     }
+    return !add;
 }
 
 /* A sink with no file yet, and its buffer. */
@@ -157,14 +160,22 @@ int fr_sink_open(struct fr_sink *k, const char *path, bool force,
     /* hidden, next to the target, so that rename() is atomic */
     sprintf(k->tmp_path, "%s/.fixedram-tmp.XXXXXX", dirname(copy));
     free(copy);
-    k->fd = mkostemp(k->tmp_path, O_CLOEXEC);
-    if (k->fd < 0) {
+    /* tracked before it exists, so that no signal can come in between */
+    if (!track_tmp(k->tmp_path, true)) {
         free(k->tmp_path);
         k->tmp_path = NULL;
-        return fr_fail_sys(err, errno, FR_NO_OFFSET,
+        return fr_fail(err, FR_E_NOMEM, FR_NO_OFFSET,
+                       "too many outputs open at once");
+    }
+    k->fd = mkostemp(k->tmp_path, O_CLOEXEC);
+    if (k->fd < 0) {
+        int e = errno;
+        track_tmp(k->tmp_path, false);
+        free(k->tmp_path);
+        k->tmp_path = NULL;
+        return fr_fail_sys(err, e, FR_NO_OFFSET,
                            "cannot create a temporary file next to it");
     }
-    track_tmp(k->tmp_path, true);
     k->is_file = k->seekable = k->durable = true;
     return 0;
 }

@@ -45,3 +45,23 @@ expect_code 1 $FIXEDRAM extract -o out/sub s.bin 2> e2
 assert_grep "output exists" e2
 $FIXEDRAM extract -f -o out/sub s.bin > /dev/null
 expect_code 64 $FIXEDRAM extract s.bin
+
+# SIGINT while writing more files than the old table of temporary files
+# held (4): every temporary file goes
+$MKSTREAM --seed=8 --blocks=a:1M,b:1M,c:1M,d:1M,e:1M,f:1M six.bin
+mkfifo six.fifo
+$FIXEDRAM extract -o six.out - < six.fifo &
+pid=$!
+exec 7> six.fifo
+head -c 100000 six.bin >&7
+n=0
+for i in $(seq 100); do
+    n=$(ls -A six.out 2> /dev/null | grep -c '^\.fixedram-tmp' || true)
+    [ "$n" -ge 6 ] && break
+    sleep 0.1
+done
+assert_eq "$n" 6 "temporary files while extracting six blocks"
+kill -INT $pid
+wait $pid || true
+exec 7>&-
+[ -z "$(ls -A six.out)" ] || fail "temporary files left after SIGINT: $(ls -A six.out)"
