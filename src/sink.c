@@ -167,6 +167,7 @@ int fr_sink_open(struct fr_sink *k, const char *path, bool force,
         return fr_fail(err, FR_E_NOMEM, FR_NO_OFFSET,
                        "too many outputs open at once");
     }
+    k->replace = force;
     k->fd = mkostemp(k->tmp_path, O_CLOEXEC);
     if (k->fd < 0) {
         int e = errno;
@@ -770,6 +771,33 @@ static void release(struct fr_sink *k)
     k->zbuf = k->buf = NULL;
 }
 
+/* Rename K's temporary file to its target; without --force, only if no
+ * file took that name while K was written.  Returns 0, or -1 with errno. */
+static int put_in_place(struct fr_sink *k)
+{
+    if (k->replace) {
+        return rename(k->tmp_path, k->final_path);
+    }
+#ifdef RENAME_NOREPLACE
+    if (renameat2(AT_FDCWD, k->tmp_path, AT_FDCWD, k->final_path,
+                  RENAME_NOREPLACE) == 0) {
+        return 0;
+    }
+    if (errno != EINVAL && errno != ENOSYS) {
+        return -1;
+    }
+#endif
+    /* file systems without it: link() refuses an existing name too */
+    if (link(k->tmp_path, k->final_path) == 0) {
+        unlink(k->tmp_path);
+        return 0;
+    }
+    if (errno == EEXIST) {
+        return -1;
+    }
+    return rename(k->tmp_path, k->final_path);
+}
+
 int fr_sink_commit(struct fr_sink *k)
 {
     bool was_file = k->tmp_path != NULL;
@@ -812,9 +840,15 @@ int fr_sink_commit(struct fr_sink *k)
         fr_sink_abort(k);
         return -1;
     }
-    if (close(k->fd) < 0 || rename(k->tmp_path, k->final_path) < 0) {
+    if (close(k->fd) < 0 || put_in_place(k) < 0) {
         k->fd = -1;
-        fr_fail_sys(k->err, errno, FR_NO_OFFSET, "cannot finish the output");
+        if (errno == EEXIST) {
+            fr_fail(k->err, FR_E_EXISTS, FR_NO_OFFSET, "output appeared "
+                    "while it was written (use --force to overwrite it)");
+        } else {
+            fr_fail_sys(k->err, errno, FR_NO_OFFSET,
+                        "cannot finish the output");
+        }
         fr_sink_abort(k);
         return -1;
     }

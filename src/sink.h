@@ -38,6 +38,7 @@ struct fr_sink {
     bool seekable;              /* regular file: pwrite works */
     bool scratch;               /* unlinked temporary: no rename */
     bool sized;                 /* made longer by fr_sink_size_hint */
+    bool replace;               /* --force: the commit may replace a file */
     char *final_path;
     char *tmp_path;
     uint8_t *buf;

@@ -31,6 +31,25 @@ expect_code 1 $FIXEDRAM convert stream-to-image --force s.bin s.bin 2> e4
 assert_grep "output is the input" e4
 cmp s.bin s.orig || fail "input modified"
 
+# ... also when it appears while the output is written
+mkfifo race.fifo
+$FIXEDRAM convert stream-to-image - race.img < race.fifo 2> er &
+pid=$!
+exec 7> race.fifo
+head -c 100000 s.bin >&7
+for i in $(seq 100); do
+    ls -A | grep -q '^\.fixedram-tmp' && break
+    sleep 0.1
+done
+echo precious > race.img
+tail -c +100001 s.bin >&7
+exec 7>&-
+rc=0
+wait $pid || rc=$?
+assert_eq "$rc" 1 "exit status when the output appeared meanwhile"
+assert_grep "race.img: output appeared while it was written" er
+assert_eq "$(cat race.img)" precious "output that appeared meanwhile"
+
 # images need a regular file; image-to-stream needs a seekable input
 expect_code 1 $FIXEDRAM convert stream-to-image s.bin - 2> e5 | cat
 assert_grep "regular file" e5
