@@ -347,7 +347,8 @@ static void writeback_stop(struct fr_sink *k)
 static int writev_all_to(struct fr_sink *k, struct iovec *iov, int cnt,
                          int64_t off, struct fr_err *err)
 {
-    uint64_t start = off >= 0 ? (uint64_t)off : 0;
+    /* sequential writes are one at a time: k->sent is stable here */
+    uint64_t start = off >= 0 ? (uint64_t)off : k->sent;
     uint64_t done = 0;
 
     while (cnt > 0) {
@@ -360,8 +361,9 @@ static int writev_all_to(struct fr_sink *k, struct iovec *iov, int cnt,
         if (w < 0) {
             int e = errno;
             pthread_mutex_lock(&k->lock);
-            fr_fail_sys(err, e, FR_NO_OFFSET,
-                        "write failed at output offset 0x%llx",
+            fr_fail_sys(err, e, FR_NO_OFFSET, "write %s failed at offset "
+                        "0x%llx", k->scratch ? "to a temporary file in "
+                        "$TMPDIR" : "to the output",
                         (unsigned long long)(start + done));
             pthread_mutex_unlock(&k->lock);
             return -1;
@@ -381,6 +383,9 @@ static int writev_all_to(struct fr_sink *k, struct iovec *iov, int cnt,
     pthread_mutex_lock(&k->lock);       /* positioned writers may be many */
     if (off >= 0 && start + done > k->high) {
         k->high = start + done;
+    }
+    if (off < 0) {
+        k->sent += done;
     }
     writeback_note(k, start, (size_t)done);
     pthread_mutex_unlock(&k->lock);

@@ -45,6 +45,8 @@ struct fr_sink {
     size_t cap, len;
     uint64_t pos;               /* offset of the next sequential byte */
     uint64_t high;              /* highest byte written + 1 */
+    uint64_t sent;              /* bytes written sequentially (pipes,
+                                 * compressed output): for messages */
     struct fr_err *err;
     void *zstd;                 /* ZSTD_CCtx when compressing */
     uint8_t *zbuf;
