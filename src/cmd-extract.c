@@ -225,13 +225,20 @@ static int outputs_open(struct outputs *o, const struct extract_args *a,
     return 0;
 }
 
-/* Give every file its length and put it in place; print the mapping. */
+/* Give every file its length and put them in place, all written and
+ * synced before the first is renamed; print the mapping. */
 static int outputs_commit(struct outputs *o, const struct ram_state *rs)
 {
     for (size_t i = 0; i < o->n; i++) {
         if (o->want[i] &&
             (fr_sink_skip_to(&o->sink[i], rs->blocks[i].length) < 0 ||
-             fr_sink_commit(&o->sink[i]) < 0)) {
+             fr_sink_prepare(&o->sink[i]) < 0)) {
+            o->want[i] = false;
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < o->n; i++) {
+        if (o->want[i] && fr_sink_commit(&o->sink[i]) < 0) {
             o->want[i] = false;
             return -1;
         }

@@ -803,11 +803,9 @@ static int put_in_place(struct fr_sink *k)
     return rename(k->tmp_path, k->final_path);
 }
 
-int fr_sink_commit(struct fr_sink *k)
+/* Flush what is left, stop the helper threads. */
+static int finish_writing(struct fr_sink *k)
 {
-    bool was_file = k->tmp_path != NULL;
-    uint64_t end;
-
     if (fr_failed(k->err) || flush_buf(k, k->zstd != NULL) < 0 ||
         behind_drain(k) < 0) {
         fr_sink_abort(k);
@@ -816,6 +814,64 @@ int fr_sink_commit(struct fr_sink *k)
     behind_stop(k);
     writeback_stop(k);
     direct_end(k);
+    return 0;
+}
+
+int fr_sink_prepare(struct fr_sink *k)
+{
+    uint64_t end;
+
+    if (!k->tmp_path || k->fd < 0) {
+        return 0;           /* not a named output, or prepared already */
+    }
+    if (finish_writing(k) < 0) {
+        return -1;
+    }
+    end = k->zstd ? 0 : (k->pos > k->high ? k->pos : k->high);
+    mode_t mask = umask(0);
+    umask(mask);
+    /* mkstemp made it 0600: give it the mode a new file would get */
+    if (((end || k->sized) && ftruncate(k->fd, (off_t)end) < 0) ||
+        (k->durable && fsync(k->fd) < 0) ||
+        fchmod(k->fd, 0666 & ~mask) < 0 || close(k->fd) < 0) {
+        fr_fail_sys(k->err, errno, FR_NO_OFFSET, "cannot finish the output");
+        fr_sink_abort(k);
+        return -1;
+    }
+    k->fd = -1;
+    release(k);
+    return 0;
+}
+
+int fr_sink_commit(struct fr_sink *k)
+{
+    uint64_t end;
+
+    if (k->tmp_path) {
+        if (fr_sink_prepare(k) < 0) {
+            return -1;
+        }
+        if (put_in_place(k) < 0) {
+            if (errno == EEXIST) {
+                fr_fail(k->err, FR_E_EXISTS, FR_NO_OFFSET, "output "
+                        "appeared while it was written (use --force to "
+                        "overwrite it)");
+            } else {
+                fr_fail_sys(k->err, errno, FR_NO_OFFSET,
+                            "cannot finish the output");
+            }
+            fr_sink_abort(k);
+            return -1;
+        }
+        track_tmp(k->tmp_path, false);
+        free(k->tmp_path);
+        free(k->final_path);
+        k->tmp_path = k->final_path = NULL;
+        return 0;
+    }
+    if (finish_writing(k) < 0) {
+        return -1;
+    }
     if (k->scratch) {
         end = k->pos > k->high ? k->pos : k->high;
         if (ftruncate(k->fd, (off_t)end) < 0) {
@@ -827,42 +883,11 @@ int fr_sink_commit(struct fr_sink *k)
         release(k);
         return 0;
     }
-    if (!was_file) {
-        release(k);
-        if (k->fd > 2) {
-            close(k->fd);
-        }
-        return 0;
-    }
-    end = k->zstd ? 0 : (k->pos > k->high ? k->pos : k->high);
-    mode_t mask = umask(0);
-    umask(mask);
-    /* mkstemp made it 0600: give it the mode a new file would get */
-    if (((end || k->sized) && ftruncate(k->fd, (off_t)end) < 0) ||
-        (k->durable && fsync(k->fd) < 0) ||
-        fchmod(k->fd, 0666 & ~mask) < 0) {
-        fr_fail_sys(k->err, errno, FR_NO_OFFSET, "cannot finish the output");
-        fr_sink_abort(k);
-        return -1;
-    }
-    if (close(k->fd) < 0 || put_in_place(k) < 0) {
-        k->fd = -1;
-        if (errno == EEXIST) {
-            fr_fail(k->err, FR_E_EXISTS, FR_NO_OFFSET, "output appeared "
-                    "while it was written (use --force to overwrite it)");
-        } else {
-            fr_fail_sys(k->err, errno, FR_NO_OFFSET,
-                        "cannot finish the output");
-        }
-        fr_sink_abort(k);
-        return -1;
-    }
-    k->fd = -1;
-    track_tmp(k->tmp_path, false);
-    free(k->tmp_path);
-    free(k->final_path);
-    k->tmp_path = k->final_path = NULL;
+    /* standard output or a FIFO */
     release(k);
+    if (k->fd > 2) {
+        close(k->fd);
+    }
     return 0;
 }
 

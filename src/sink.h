@@ -158,6 +158,13 @@ int fr_sink_start_zstd(struct fr_sink *k, int level, int threads);
  */
 int fr_sink_commit(struct fr_sink *k);
 
+/*
+ * All of fr_sink_commit but the rename, for a command that puts several
+ * files in place together: prepare them all, then commit them all (the
+ * commits then only rename).  Returns 0, or -1 (K aborted).
+ */
+int fr_sink_prepare(struct fr_sink *k);
+
 /* Give up: remove the temporary file.  Safe to call twice. */
 void fr_sink_abort(struct fr_sink *k);
 
