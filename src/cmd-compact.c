@@ -3,20 +3,17 @@
  *
  * A classic stream keeps only the last copy of each page (XBZRLE resolved,
  * ZERO records where QEMU sends them): read twice (compact.h), or from a
- * pipe through a temporary mapped-ram image and back.  A mapped-ram image loses
- * the data under cleared bitmap bits and its all-zero pages: a file keeps
- * its layout and only the pages with data are copied (compact.h); from a
- * pipe it goes through a stream (a pipe between two threads, or with
- * --threads=1 a temporary file) and comes back as an image; with
- * --in-place, the new bitmap is made durable first and only then are holes
- * punched, so that a crash at any point leaves a valid image.
+ * pipe through a temporary mapped-ram image and back.  A mapped-ram image
+ * file loses the data under cleared bitmap bits and its all-zero pages: it
+ * keeps its layout and only the pages with data are copied (compact.h);
+ * with --in-place, the new bitmap is made durable first and only then are
+ * holes punched, so that a crash at any point leaves a valid image.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,10 +127,8 @@ static const struct argp compact_argp = {
     NULL, NULL, NULL
 };
 
-/* Convert IN with FN into a temporary file, and open that. */
+/* Convert the stream IN into a temporary image, and open that. */
 static int through_temp(struct savefile *in, struct savefile *tmp,
-                        int (*fn)(struct savefile *, struct fr_sink *,
-                                  const struct convert_opts *),
                         const struct convert_opts *o)
 {
     struct fr_sink k;
@@ -141,7 +136,7 @@ static int through_temp(struct savefile *in, struct savefile *tmp,
     struct convert_opts io = *o;
 
     io.internal = true;         /* our own temporary file */
-    if (fr_sink_open_scratch(&k, &err) < 0 || fn(in, &k, &io) < 0 ||
+    if (fr_sink_open_scratch(&k, &err) < 0 || convert_stream_to_image(in, &k, &io) < 0 ||
         fr_sink_commit(&k) < 0) {
         fr_sink_abort(&k);
         if (!fr_failed(&in->err)) {
@@ -151,60 +146,6 @@ static int through_temp(struct savefile *in, struct savefile *tmp,
     }
     if (savefile_open_fd(tmp, k.fd, "temporary file") < 0) {
         in->err = tmp->err;
-        return -1;
-    }
-    return 0;
-}
-
-/* The image -> stream half of a pipeline, in its own thread. */
-struct producer {
-    struct savefile *in;
-    struct fr_sink k;
-    struct fr_err err;
-    struct convert_opts o;
-};
-
-static void *produce(void *arg)
-{
-    struct producer *p = arg;
-
-    if (convert_image_to_stream(p->in, &p->k, &p->o) == 0) {
-        fr_sink_commit(&p->k);  /* closes the pipe */
-    } else {
-        fr_sink_abort(&p->k);
-    }
-    return NULL;
-}
-
-/* Turn the image IN into a stream in a second thread and open its output
- * as TMP.  Returns 0 (join P->thread later), or -1 with IN->err set. */
-static int through_pipe(struct savefile *in, struct savefile *tmp,
-                        struct producer *p, pthread_t *thread,
-                        const struct convert_opts *o)
-{
-    int fds[2];
-
-    p->in = in;
-    p->o = *o;
-    p->o.internal = true;
-    p->o.zstd = false;
-    p->o.progress = NULL;
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        return fr_fail_sys(&in->err, errno, FR_NO_OFFSET, "pipe failed");
-    }
-    if (fr_sink_open_fd(&p->k, fds[1], "pipe", &p->err) < 0 ||
-        pthread_create(thread, NULL, produce, p) != 0) {
-        fr_sink_abort(&p->k);
-        close(fds[0]);
-        return fr_fail(&in->err, FR_E_NOMEM, FR_NO_OFFSET,
-                       "cannot start a thread");
-    }
-    if (savefile_open_fd(tmp, fds[0], "pipe") < 0) {
-        savefile_close(tmp);    /* the producer then fails on EPIPE */
-        pthread_join(*thread, NULL);
-        if (!fr_failed(&in->err)) {
-            in->err = fr_failed(&p->err) ? p->err : tmp->err;
-        }
         return -1;
     }
     return 0;
@@ -240,9 +181,7 @@ static int compact_copy(struct compact_args *a)
     struct fr_err out_err = { 0 };
     struct fr_progress prog;
     struct convert_opts o = { .progress = &prog, .threads = a->threads };
-    struct producer prod = { 0 };
-    pthread_t thread;
-    bool mapped, piped = false;
+    bool mapped;
     struct stat st_out;
     int ret;
 
@@ -289,32 +228,25 @@ static int compact_copy(struct compact_args *a)
         ret = compact_image(&in, &out, a->threads, &prog);
         goto done;
     }
+    if (ret == 0 && mapped) {
+        /* its pages are read at their offsets */
+        ret = fr_fail(&in.err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
+                      "compacting a mapped-ram image needs a seekable, "
+                      "uncompressed file, not a pipe");
+    }
     if (ret == 0 && sv_has_cap(&cfg, "x-ignore-shared")) {
         /* through the other layout, the pages of its shared blocks
          * would come back as ZERO records */
         ret = fr_fail(&in.err, FR_E_UNSUPPORTED, in.stream_offset,
-                      "compacting x-ignore-shared %s from a pipe is not "
-                      "supported", mapped ? "images" : "streams");
+                      "compacting x-ignore-shared streams from a pipe is "
+                      "not supported");
     }
-    if (ret == 0 && mapped && a->threads > 1) {
-        ret = through_pipe(&in, &tmp, &prod, &thread, &o);
-        piped = ret == 0;
-    } else if (ret == 0) {
-        ret = through_temp(&in, &tmp, mapped ? convert_image_to_stream
-                                             : convert_stream_to_image, &o);
+    /* a stream from a pipe: to a temporary image, and back */
+    if (ret == 0) {
+        ret = through_temp(&in, &tmp, &o);
     }
     if (ret == 0) {
-        ret = mapped ? convert_stream_to_image(&tmp, &out, &o)
-                     : convert_image_to_stream(&tmp, &out, &o);
-    }
-    if (piped) {
-        savefile_close(&tmp);   /* a producer still writing gets EPIPE */
-        pthread_join(thread, NULL);
-        if (fr_failed(&prod.err) && !fr_failed(&in.err) &&
-            prod.err.sys_errno != EPIPE) {
-            in.err = prod.err;
-        }
-        ret = fr_failed(&in.err) || fr_failed(&prod.err) ? -1 : ret;
+        ret = convert_image_to_stream(&tmp, &out, &o);
     }
     if (ret < 0 && fr_failed(&tmp.err) && !fr_failed(&in.err)) {
         in.err = tmp.err;

@@ -96,6 +96,10 @@ assert_eq "$(json_get igi.json '[(b["name"], b["present"], b["absent"]) for b in
 # from a pipe it goes through an image: the same guest RAM
 cat s.bin | $FIXEDRAM -q compact - piped.c
 $FIXEDRAM diff s.bin piped.c > /dev/null || fail "compact from a pipe"
+# an image from a pipe is refused at once, in one line
+cat i.img | expect_code 1 $FIXEDRAM compact - piped.img 2> ep
+assert_grep "^fixedram: -: compacting a mapped-ram image needs a seekable" ep
+[ ! -e piped.img ] || fail "output left for an image from a pipe"
 # a full disk under the write-behind thread is a clean error
 if [ -w /dev/full ]; then
     expect_code 1 $FIXEDRAM compact --threads=2 s.bin /dev/full 2> ef
