@@ -11,8 +11,10 @@
 #include "sink.h"
 #include "zero.h"
 
-/* Copy an image arriving through a pipe into K, keeping holes, and with
- * the libvirt header in front so that its absolute offsets still hold. */
+/* Copy an image arriving through a pipe into K at the offsets it has in
+ * the input, keeping holes: what was read before it (a libvirt header, or
+ * the zeros of a file saved at an offset) is a header again, or a hole,
+ * so that its absolute offsets still hold. */
 static int spool(struct fr_sink *k, struct savefile *sf)
 {
     struct fr_src *s = sf->src;
@@ -20,6 +22,10 @@ static int spool(struct fr_sink *k, struct savefile *sf)
     const uint8_t *p;
 
     if (sf->libvirt && libvirt_hdr_write(k, &sf->lv, sf->lv.format, true)) {
+        return -1;
+    }
+    if (fr_src_tell(s) > fr_sink_tell(k) &&
+        fr_sink_skip_to(k, fr_src_tell(s)) < 0) {
         return -1;
     }
     while ((p = fr_src_peek_upto(s, FR_SRC_BUFSIZE, &n)) && n) {
