@@ -285,13 +285,21 @@ static void check_mapped(struct verify *v, const struct sf_summary *sum)
         }
     }
     qsort(r, n, sizeof(*r), cmp_region);
-    for (size_t i = 1; i < n; i++) {
-        if (r[i].start < r[i - 1].end && r[i].end > r[i].start &&
-            r[i - 1].end > r[i - 1].start) {
+    /* each non-empty region against the one that reaches furthest of
+     * those before it: a region inside a big one is found even when
+     * others sort in between */
+    size_t far = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].end <= r[i].start) {
+            continue;
+        }
+        if (far != SIZE_MAX && r[i].start < r[far].end) {
             finding(v, SEV_ERROR, r[i].start,
                     "%s overlaps %s (0x%" PRIx64 "..0x%" PRIx64 ")",
-                    r[i].what, r[i - 1].what, r[i - 1].start,
-                    r[i - 1].end);
+                    r[i].what, r[far].what, r[far].start, r[far].end);
+        }
+        if (far == SIZE_MAX || r[i].end > r[far].end) {
+            far = i;
         }
     }
     free(r);

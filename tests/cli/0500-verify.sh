@@ -63,6 +63,38 @@ po=$(json_get i.json 'd["ramblocks"][1]["header_offset"] + 12')
 patch overlap.img "$po" "$(json_get i.json '"%016x" % d["ramblocks"][0]["pages_offset"]')"
 corrupt overlap.img "overlaps"
 
+# a header and a bitmap inside a big pages region, with an empty region
+# (a block of length 0) sorting between them: still overlaps
+python3 - nested.img <<'PY'
+import struct, sys
+be32 = lambda v: struct.pack('>I', v)
+be64 = lambda v: struct.pack('>Q', v)
+name = lambda s: bytes([len(s)]) + s.encode()
+mrhdr = lambda bitmap, pages: be32(1) + be64(4096) + be64(bitmap) + be64(pages)
+M = 1 << 20
+buf = bytearray()
+def put(off, data):
+    buf.extend(bytes(max(0, off + len(data) - len(buf))))
+    buf[off:off + len(data)] = data
+caps = name('configuration/capabilities') + be32(1) + be32(1)
+h = (be32(0x5145564D) + be32(3) + b'\x07' + be32(14) + b'pc-i440fx-10.0' +
+     b'\x05' + caps + name('mapped-ram') +
+     b'\x01' + be32(2) + name('ram') + be32(0) + be32(4) +
+     be64((4 * M + 4096) | 4))
+a = name('A') + be64(4 * M)             # pages at [1 MiB, 5 MiB)
+put(0, h + a + mrhdr(len(h) + len(a) + 28, M) + b'\xff' * 128)
+put(M, b'\x11' * (4 * M))
+put(5 * M, name('B') + be64(0) + mrhdr(2 * M, 3 * M))     # empty
+c = name('C') + be64(4096)              # header and bitmap at 3 MiB
+put(3 * M, c + mrhdr(3 * M + len(c) + 28, 6 * M) + b'\x01' + bytes(7))
+put(6 * M, b'\x22' * 4096)
+end = be64(0x10) + b'\x7e' + be32(2)
+put(6 * M + 4096, end + b'\x03' + be32(2) + end + b'\x00')
+open(sys.argv[1], 'wb').write(buf)
+PY
+corrupt nested.img "header of 'C' overlaps pages of 'A'"
+assert_grep "bitmap of 'C' overlaps pages of 'A'" nested.img.out
+
 # bad page flags in a stream: the first record after the block list
 first_rec=$(python3 - s.bin <<'PY'
 import sys
