@@ -17,6 +17,8 @@ enum fr_errkind {
     FR_E_TRUNCATED,   /* input ended early */
     FR_E_CORRUPT,     /* input violates the format */
     FR_E_UNSUPPORTED, /* valid input using a feature we do not handle */
+    FR_E_LIMIT,       /* input QEMU loads, that fixedram cannot read so
+                       * (a pipe where offsets are needed, ...) */
     FR_E_MISMATCH,    /* inputs disagree (checksums, diff) */
     FR_E_EXISTS,      /* output exists and --force not given */
     FR_E_USAGE,       /* bad command line */

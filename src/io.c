@@ -602,7 +602,7 @@ int fr_src_pread_to(struct fr_src *s, void *dst, size_t n, uint64_t off,
     size_t done = 0;
 
     if (!s->seekable || s->fd < 0) {
-        return fr_fail(err, FR_E_UNSUPPORTED, off,
+        return fr_fail(err, FR_E_LIMIT, off,
                        "%s: positioned read on an input that is not "
                        "seekable", what);
     }

@@ -677,7 +677,7 @@ int sv_skip_body(struct sv_reader *r, const struct sv_token *t,
         *how = SV_DELIM_VMDESC;
         ret = skip_by_vmdesc(r, t, dev->size, fn, opaque);
     } else if (r->footers == SV_FOOTERS_OFF) {
-        return fr_fail(s->err, FR_E_UNSUPPORTED, start,
+        return fr_fail(s->err, FR_E_LIMIT, start,
                        "cannot find the end of device section '%s': the "
                        "stream has no section footers and no vmdesc "
                        "describes it", t->sec->idstr);

@@ -143,3 +143,14 @@ expect_code 0 $FIXEDRAM verify --deep i.img > deep.out
 $FIXEDRAM verify --output=json trunc.bin > t.json || true
 assert_eq "$(json_get t.json 'd["status"], d["exit_status"]')" "corrupt 2" "json status"
 expect_code 64 $FIXEDRAM verify --checksums=s.sum -
+
+# what QEMU would load but fixedram cannot check is "incomplete" (1), not
+# "corrupt": --deep of an image on a pipe, a stream whose device sections
+# have neither footers nor a vmdesc to find their ends by
+cat i.img | expect_code 1 $FIXEDRAM verify --deep - > pipe.out
+assert_grep "positioned read on an input that is not seekable" pipe.out
+assert_grep "incomplete: 1 errors" pipe.out
+$MKSTREAM --seed=6 --no-footers --no-vmdesc nf.bin
+expect_code 1 $FIXEDRAM verify nf.bin > nf.out
+assert_grep "cannot find the end of device section" nf.out
+assert_grep "incomplete: 1 errors" nf.out
