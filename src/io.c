@@ -559,7 +559,7 @@ int fr_src_seek(struct fr_src *s, uint64_t off, const char *what)
         return 0;
     }
     if (off < s->pos) {
-        return fr_fail(s->err, FR_E_UNSUPPORTED, s->pos,
+        return fr_fail(s->err, FR_E_LIMIT, s->pos,
                        "%s at offset 0x%llx lies behind the current "
                        "position and the input is not seekable", what,
                        (unsigned long long)off);

@@ -259,7 +259,7 @@ static void test_mem(void)
     fr_src_open_mem(&s, data, 1000, &err);
     EXPECT_TRUE(fr_src_seek(&s, 500, "x") == 0);
     EXPECT_TRUE(fr_src_seek(&s, 499, "back") == -1);
-    EXPECT_EQ_U64(err.kind, FR_E_UNSUPPORTED);
+    EXPECT_EQ_U64(err.kind, FR_E_LIMIT);
     EXPECT_EQ_U64(err.offset, 500);
     EXPECT_TRUE(strstr(err.what, "not seekable") != NULL);
     check_sticky(&s);
@@ -268,7 +268,7 @@ static void test_mem(void)
     fr_err_clear(&err);
     fr_src_open_mem(&s, data, 1000, &err);
     EXPECT_TRUE(fr_src_pread(&s, b, 4, 8, "bitmap") == -1);
-    EXPECT_EQ_U64(err.kind, FR_E_UNSUPPORTED);
+    EXPECT_EQ_U64(err.kind, FR_E_LIMIT);
     EXPECT_EQ_U64(err.offset, 8);
     EXPECT_TRUE(strstr(err.what, "bitmap") != NULL);
 
@@ -650,7 +650,7 @@ static void test_pipe(void)
     EXPECT_TRUE(fr_src_read(&s, b, 16, "x") == 0);
     EXPECT_MEM(b, data + 2 * W + 50, 16);
     EXPECT_TRUE(fr_src_pread(&s, b, 4, 0, "x") == -1);
-    EXPECT_EQ_U64(err.kind, FR_E_UNSUPPORTED);
+    EXPECT_EQ_U64(err.kind, FR_E_LIMIT);
     fr_src_close(&s);
     stop_writer(fd, pid);
 
@@ -659,7 +659,7 @@ static void test_pipe(void)
     EXPECT_TRUE(fr_src_open_fd(&s, fd, &err) == 0);
     EXPECT_TRUE(fr_src_seek(&s, W + 1, "x") == 0);
     EXPECT_TRUE(fr_src_seek(&s, W, "bitmap") == -1);
-    EXPECT_EQ_U64(err.kind, FR_E_UNSUPPORTED);
+    EXPECT_EQ_U64(err.kind, FR_E_LIMIT);
     EXPECT_EQ_U64(err.offset, W + 1);
     EXPECT_TRUE(strstr(err.what, "bitmap") != NULL);
     EXPECT_TRUE(strstr(err.what, "not seekable") != NULL);
