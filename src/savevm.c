@@ -673,6 +673,21 @@ int sv_skip_body(struct sv_reader *r, const struct sv_token *t,
     dev = vmdesc_lookup(r, t->sec);
     int ret;
 
+    if (dev && r->footers == SV_FOOTERS_ON &&
+        dev->size <= FR_SRC_BUFSIZE - 5) {
+        /* QEMU goes by the footer, not by the vmdesc: a vmdesc size with
+         * no footer behind it gives way to the section's footer further
+         * on, if there is one (verify reports the disagreement) */
+        uint8_t pat[5] = { SV_FOOTER };
+        size_t avail;
+        const uint8_t *p = fr_src_peek_upto(s, FR_SRC_BUFSIZE, &avail);
+        fr_be32enc(pat + 1, t->sec->id);
+        if (p && avail >= dev->size + 5 &&
+            memcmp(p + dev->size, pat, 5) != 0 &&
+            memmem(p, avail, pat, 5)) {
+            dev = NULL;
+        }
+    }
     if (dev) {
         *how = SV_DELIM_VMDESC;
         ret = skip_by_vmdesc(r, t, dev->size, fn, opaque);

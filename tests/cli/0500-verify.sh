@@ -154,3 +154,24 @@ $MKSTREAM --seed=6 --no-footers --no-vmdesc nf.bin
 expect_code 1 $FIXEDRAM verify nf.bin > nf.out
 assert_grep "cannot find the end of device section" nf.out
 assert_grep "incomplete: 1 errors" nf.out
+
+# a vmdesc that gives a device section the wrong size: QEMU goes by the
+# footers, and so does fixedram, from a file as from a pipe (it was a
+# fatal "no footer where the vmdesc says" for the file): a warning, 3
+$MKSTREAM --seed=7 --devices=3 vm.bin
+python3 - vm.bin vmbad.bin <<'PY'
+import re, sys
+d = open(sys.argv[1], 'rb').read()
+m = re.search(rb'"size": (\d\d\d+), "fields": \[\{"name": "data", "size": \d+',
+              d)
+n = int(m.group(1))
+bad = m.group(0).replace(str(n).encode(), str(n - 6).encode())
+open(sys.argv[2], 'wb').write(d[:m.start()] + bad + d[m.end():])
+PY
+expect_code 3 $FIXEDRAM verify vmbad.bin > vmbad.out
+assert_grep "warning: offset 0x[0-9a-f]+: device .*: vmdesc says [0-9]+ bytes, the section has" vmbad.out
+cat vmbad.bin | expect_code 3 $FIXEDRAM verify - > vmbad-pipe.out
+assert_grep "vmdesc says" vmbad-pipe.out
+$FIXEDRAM checksum vm.bin | sed 's/vm.bin/F/' > vm.sum
+$FIXEDRAM checksum vmbad.bin | sed 's/vmbad.bin/F/' | cmp - vm.sum ||
+    fail "checksum of a file with a wrong vmdesc size"
