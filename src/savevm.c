@@ -558,17 +558,20 @@ static int skip_by_footer(struct sv_reader *r, const struct sv_token *t,
 {
     struct fr_src *s = r->src;
     uint8_t pat[5] = { SV_FOOTER };
+    /* most sections are small: asking for a whole window each time would
+     * refill it (and move it) once per section on a pipe */
+    size_t want = 16384;
 
     fr_be32enc(pat + 1, t->sec->id);
-    for (;;) {
+    for (;; want = want < FR_SRC_BUFSIZE / 2 ? want * 2 : FR_SRC_BUFSIZE) {
         size_t avail, i;
-        const uint8_t *p = fr_src_peek_upto(s, FR_SRC_BUFSIZE, &avail);
+        const uint8_t *p = fr_src_peek_upto(s, want, &avail);
         bool at_end;
 
         if (!p) {
             return -1;
         }
-        at_end = avail < FR_SRC_BUFSIZE && s->eof;
+        at_end = avail < want && s->eof;
         for (i = 0; i + 5 <= avail; i++) {
             const uint8_t *hit = memchr(p + i, SV_FOOTER, avail - i - 4);
             if (!hit) {
