@@ -88,7 +88,9 @@ int libvirt_hdr_read(struct fr_src *s, struct libvirt_hdr *h)
     h->was_running = fr_le32dec(raw + 24);
     h->format = fr_le32dec(raw + 28);
     h->cookie_offset = fr_le32dec(raw + 32);
-    if (h->version > 2) {
+    /* swapped when the other order makes it a smaller number: an unknown
+     * version 3 is reported as 3 in either order */
+    if (h->version > 2 && fr_bswap32(h->version) < h->version) {
         h->swapped = true;
         h->version = fr_bswap32(h->version);
         h->data_len = fr_bswap32(h->data_len);

@@ -275,11 +275,11 @@ static void test_bad(void)
     /* Version 3 (either order), 0, and a swapped version 0x300. */
     put_lvhdr(&b, LIBVIRT_MAGIC_SAVE, 3, 16, 0, 0, 0, false);
     put_data(&b, "<domain/>", NULL, 0, 16);
-    EXPECT_BAD(&b, FR_E_UNSUPPORTED, 16, "version");
+    EXPECT_BAD(&b, FR_E_UNSUPPORTED, 16, "version 3 ");
     bb_free(&b);
     put_lvhdr(&b, LIBVIRT_MAGIC_SAVE, 3, 16, 0, 0, 0, true);
     put_data(&b, "<domain/>", NULL, 0, 16);
-    EXPECT_BAD(&b, FR_E_UNSUPPORTED, 16, "version 3");
+    EXPECT_BAD(&b, FR_E_UNSUPPORTED, 16, "version 3 ");
     bb_free(&b);
     put_lvhdr(&b, LIBVIRT_MAGIC_SAVE, 0, 16, 0, 0, 0, false);
     put_data(&b, "<domain/>", NULL, 0, 16);
