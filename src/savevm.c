@@ -683,10 +683,10 @@ int sv_skip_body(struct sv_reader *r, const struct sv_token *t,
          * on, if there is one (verify reports the disagreement) */
         uint8_t pat[5] = { SV_FOOTER };
         size_t avail;
-        const uint8_t *p = fr_src_peek_upto(s, FR_SRC_BUFSIZE, &avail);
+        const uint8_t *p = fr_src_peek(s, (size_t)dev->size + 5);
         fr_be32enc(pat + 1, t->sec->id);
-        if (p && avail >= dev->size + 5 &&
-            memcmp(p + dev->size, pat, 5) != 0 &&
+        if (p && memcmp(p + dev->size, pat, 5) != 0 &&
+            (p = fr_src_peek_upto(s, FR_SRC_BUFSIZE, &avail)) &&
             memmem(p, avail, pat, 5)) {
             dev = NULL;
         }

@@ -833,12 +833,18 @@ int fr_sink_prepare(struct fr_sink *k)
     /* mkstemp made it 0600: give it the mode a new file would get */
     if (((end || k->sized) && ftruncate(k->fd, (off_t)end) < 0) ||
         (k->durable && fsync(k->fd) < 0) ||
-        fchmod(k->fd, 0666 & ~mask) < 0 || close(k->fd) < 0) {
+        fchmod(k->fd, 0666 & ~mask) < 0) {
         fr_fail_sys(k->err, errno, FR_NO_OFFSET, "cannot finish the output");
         fr_sink_abort(k);
         return -1;
     }
-    k->fd = -1;
+    int closed = close(k->fd);
+    k->fd = -1;                 /* closed even when close fails */
+    if (closed < 0) {
+        fr_fail_sys(k->err, errno, FR_NO_OFFSET, "cannot finish the output");
+        fr_sink_abort(k);
+        return -1;
+    }
     release(k);
     return 0;
 }
