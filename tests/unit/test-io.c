@@ -50,6 +50,32 @@ static uint64_t be_at(const uint8_t *p, unsigned n)
     return v;
 }
 
+/* fork(), with our buffered output flushed first so that the child does
+ * not print it again; aborts when fork fails. */
+static pid_t fork_child(void)
+{
+    pid_t pid;
+
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        abort();
+    }
+    return pid;
+}
+
+/* The wait status of child PID. */
+static int wait_child(pid_t pid)
+{
+    int status = 0;
+
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return status;
+}
+
 /* Consume from the current position up to offset TO in odd-sized steps,
  * checking every byte against EXPECT. */
 static void skip_to(struct fr_src *s, const uint8_t *expect, uint64_t to)
@@ -476,13 +502,7 @@ static void test_mapped_shrinks(void)
     snprintf(in, sizeof(in), "%s/in", dir);
     snprintf(out, sizeof(out), "%s/out", dir);
     snprintf(msgs, sizeof(msgs), "%s/stderr", dir);
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        abort();
-    }
+    pid = fork_child();
     if (pid == 0) {
         struct fr_err err, kerr;
         struct fr_src s;
@@ -511,8 +531,7 @@ static void test_mapped_shrinks(void)
         }
         _exit(4);
     }
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    status = wait_child(pid);
     unit_checks++;
     if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGBUS) {
         UNIT_FAIL("reading a truncated mapped input: %s %d, expected the "
@@ -574,17 +593,11 @@ static int start_writer(const uint8_t *p, size_t len, pid_t *pid)
     static const size_t chunks[] = { 1, 7, 4093, 65537, 3, 100003, 2 };
     int fds[2];
 
-    fflush(stdout);
-    fflush(stderr);
     if (pipe(fds) < 0) {
         perror("pipe");
         abort();
     }
-    *pid = fork();
-    if (*pid < 0) {
-        perror("fork");
-        abort();
-    }
+    *pid = fork_child();
     if (*pid == 0) {
         size_t done = 0, k = 0;
         signal(SIGPIPE, SIG_IGN);
@@ -611,11 +624,8 @@ static int start_writer(const uint8_t *p, size_t len, pid_t *pid)
 
 static void stop_writer(int fd, pid_t pid)
 {
-    int status;
-
     close(fd);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    wait_child(pid);
 }
 
 static void test_pipe(void)
@@ -960,13 +970,7 @@ static void check_gzip_early_exit(void)
     pid_t pid;
     int status;
 
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        abort();
-    }
+    pid = fork_child();
     if (pid == 0) {
         setpgid(0, 0);
         alarm(1);
@@ -975,8 +979,7 @@ static void check_gzip_early_exit(void)
         _exit(unit_failures ? 1 : 0);
     }
     setpgid(pid, pid);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    status = wait_child(pid);
     unit_checks++;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         UNIT_FAIL("gzip -dc over %zu bytes of non-gzip data: %s", n,
