@@ -136,7 +136,8 @@ static int through_temp(struct savefile *in, struct savefile *tmp,
     struct convert_opts io = *o;
 
     io.internal = true;         /* our own temporary file */
-    if (fr_sink_open_scratch(&k, &err) < 0 || convert_stream_to_image(in, &k, &io) < 0 ||
+    if (fr_sink_open_scratch(&k, &err) < 0 ||
+        convert_stream_to_image(in, &k, &io) < 0 ||
         fr_sink_commit(&k) < 0) {
         fr_sink_abort(&k);
         if (!fr_failed(&in->err)) {
