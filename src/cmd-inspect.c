@@ -124,15 +124,6 @@ static void uuid_string(const uint8_t *u, char out[37])
              u[10], u[11], u[12], u[13], u[14], u[15]);
 }
 
-static uint64_t device_bytes(const struct sf_summary *sum)
-{
-    uint64_t n = 0;
-    for (size_t i = 0; i < sum->ndevs; i++) {
-        n += sum->devs[i].body_len;
-    }
-    return n;
-}
-
 /* ---- JSON ---------------------------------------------------------------- */
 
 static void json_extents(struct fr_json *j, const struct ram_state *rs,
@@ -265,11 +256,12 @@ static void print_json(const struct savefile *sf, const struct sf_summary *sum,
     fr_json_begin_array(&j, "devices");
     for (size_t i = 0; i < sum->ndevs; i++) {
         const struct sf_device *d = &sum->devs[i];
+        const struct sv_section *sec = sf_device_section(sum, d);
         fr_json_begin_object(&j, NULL);
-        fr_json_u64(&j, "id", d->id);
-        fr_json_string(&j, "name", d->name);
-        fr_json_u64(&j, "instance", d->instance);
-        fr_json_u64(&j, "version", d->version);
+        fr_json_u64(&j, "id", sec->id);
+        fr_json_string(&j, "name", sec->idstr);
+        fr_json_u64(&j, "instance", sec->instance);
+        fr_json_u64(&j, "version", sec->version);
         fr_json_string(&j, "type", sv_type_name(d->type));
         fr_json_u64(&j, "offset", d->offset);
         fr_json_u64(&j, "size", d->body_len);
@@ -278,7 +270,8 @@ static void print_json(const struct savefile *sf, const struct sf_summary *sum,
         fr_json_end_object(&j);
     }
     fr_json_end_array(&j);
-    fr_json_u64(&j, "device_bytes", device_bytes(sum));
+    fr_json_u64(&j, "devices_not_listed", sum->devs_unlisted);
+    fr_json_u64(&j, "device_bytes", sum->device_bytes);
     fr_json_begin_array(&j, "commands");
     for (size_t i = 0; i < sum->ncmds; i++) {
         fr_json_begin_object(&j, NULL);
@@ -289,6 +282,7 @@ static void print_json(const struct savefile *sf, const struct sf_summary *sum,
         fr_json_end_object(&j);
     }
     fr_json_end_array(&j);
+    fr_json_u64(&j, "commands_not_listed", sum->cmds_unlisted);
     fr_json_bool(&j, "section_footers", sum->sv.footers == SV_FOOTERS_ON);
     fr_json_u64(&j, "eof_offset", sum->eof_offset);
     if (sum->have_vmdesc) {
@@ -380,17 +374,27 @@ static void print_human(const struct savefile *sf,
                blk->name, fr_human_size(blk->length, a, sizeof(a)), p, z,
                ab);
     }
-    printf("\ndevice sections: %zu, %" PRIu64 " bytes%s\n", sum->ndevs,
-           device_bytes(sum), sum->vmdesc_used ? " (sized by vmdesc)" : "");
+    printf("\ndevice sections: %" PRIu64 ", %" PRIu64 " bytes%s\n",
+           sum->ndevs + sum->devs_unlisted, sum->device_bytes,
+           sum->vmdesc_used ? " (sized by vmdesc)" : "");
     for (size_t i = 0; i < sum->ndevs; i++) {
         const struct sf_device *d = &sum->devs[i];
+        const struct sv_section *sec = sf_device_section(sum, d);
         printf("  %4u %-32s inst %-3u v%-3u %8" PRIu64 " bytes at 0x%"
-               PRIx64 "\n", d->id, d->name, d->instance, d->version,
-               d->body_len, d->offset);
+               PRIx64 "\n", sec->id, sec->idstr, sec->instance,
+               sec->version, d->body_len, d->offset);
+    }
+    if (sum->devs_unlisted) {
+        printf("  (%" PRIu64 " more part and end sections, not listed)\n",
+               sum->devs_unlisted);
     }
     for (size_t i = 0; i < sum->ncmds; i++) {
         printf("command:         %s at 0x%" PRIx64 "\n",
                sv_cmd_name(sum->cmds[i].cmd), sum->cmds[i].offset);
+    }
+    if (sum->cmds_unlisted) {
+        printf("command:         (%" PRIu64 " more, not listed)\n",
+               sum->cmds_unlisted);
     }
     if (sum->have_vmdesc) {
         printf("vmdesc:          %" PRIu64 " bytes of JSON at 0x%" PRIx64

@@ -423,16 +423,17 @@ static void check_vmdesc(struct verify *v, struct savefile *sf,
     }
     for (size_t i = 0; i < sum->ndevs; i++) {
         const struct sf_device *d = &sum->devs[i];
+        const struct sv_section *sec = sf_device_section(sum, d);
         if (d->type != SV_FULL) {
             continue;
         }
         full++;
-        if (k < vd.ndevs && strcmp(vd.devs[k].name, d->name) == 0 &&
-            vd.devs[k].instance_id == d->instance) {
+        if (k < vd.ndevs && strcmp(vd.devs[k].name, sec->idstr) == 0 &&
+            vd.devs[k].instance_id == sec->instance) {
             if (vd.devs[k].size_known && vd.devs[k].size != d->body_len) {
                 finding(v, SEV_WARNING, d->offset,
                         "device '%s': vmdesc says %" PRIu64 " bytes, the "
-                        "section has %" PRIu64, d->name, vd.devs[k].size,
+                        "section has %" PRIu64, sec->idstr, vd.devs[k].size,
                         d->body_len);
             }
             k++;

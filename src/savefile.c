@@ -263,25 +263,40 @@ static void preload_vmdesc(struct savefile *sf, struct sf_summary *sum)
     s->err = &sf->err;
 }
 
+/* Append an entry of SIZE bytes to the array at *ARRAY holding *N. */
+static void *grow(void *array_p, size_t *n, size_t size)
+{
+    void **array = array_p;
+
+    if ((*n & (*n - 1)) == 0) {
+        void *p = realloc(*array, (*n ? *n * 2 : 8) * size);
+        if (!p) {
+            return NULL;
+        }
+        *array = p;
+    }
+    return (uint8_t *)*array + (*n)++ * size;
+}
+
 static int add_device(struct sf_summary *sum, const struct sv_token *t,
                       uint64_t len, enum sv_delim how, struct fr_err *err)
 {
     struct sf_device *d;
 
-    if ((sum->ndevs & (sum->ndevs - 1)) == 0) {
-        d = realloc(sum->devs, (sum->ndevs ? sum->ndevs * 2 : 8) *
-                                   sizeof(*d));
-        if (!d) {
-            return fr_fail(err, FR_E_NOMEM, t->offset, "out of memory");
+    sum->device_bytes += len;
+    if (t->type == SV_PART || t->type == SV_END) {
+        if (sum->parts_listed == SF_MAX_LISTED) {
+            sum->devs_unlisted++;
+            return 0;
         }
-        sum->devs = d;
+        sum->parts_listed++;
     }
-    d = &sum->devs[sum->ndevs++];
+    d = grow(&sum->devs, &sum->ndevs, sizeof(*d));
+    if (!d) {
+        return fr_fail(err, FR_E_NOMEM, t->offset, "out of memory");
+    }
     d->type = t->type;
-    d->id = t->sec->id;
-    memcpy(d->name, t->sec->idstr, sizeof(d->name));
-    d->instance = t->sec->instance;
-    d->version = t->sec->version;
+    d->sec = (uint32_t)(t->sec - sum->sv.secs);
     d->offset = t->offset;
     d->body_offset = t->body_offset;
     d->body_len = len;
@@ -294,15 +309,14 @@ static int add_command(struct sf_summary *sum, const struct sv_token *t,
 {
     struct sf_command *c;
 
-    if ((sum->ncmds & (sum->ncmds - 1)) == 0) {
-        c = realloc(sum->cmds, (sum->ncmds ? sum->ncmds * 2 : 8) *
-                                   sizeof(*c));
-        if (!c) {
-            return fr_fail(err, FR_E_NOMEM, t->offset, "out of memory");
-        }
-        sum->cmds = c;
+    if (sum->ncmds >= SF_MAX_LISTED) {
+        sum->cmds_unlisted++;
+        return 0;
     }
-    c = &sum->cmds[sum->ncmds++];
+    c = grow(&sum->cmds, &sum->ncmds, sizeof(*c));
+    if (!c) {
+        return fr_fail(err, FR_E_NOMEM, t->offset, "out of memory");
+    }
     c->cmd = t->cmd;
     c->len = t->cmd_len;
     c->offset = t->offset;

@@ -32,12 +32,10 @@ struct savefile {
     uint64_t stream_offset;     /* of the QEVM magic, in src */
 };
 
-/* A device (non-RAM) section as found in the stream. */
+/* A device (non-RAM) section token as found in the stream. */
 struct sf_device {
     uint8_t type;               /* SV_FULL, or SV_START/PART/END */
-    uint32_t id;
-    char name[256];
-    uint32_t instance, version;
+    uint32_t sec;               /* its section: sf_summary.sv.secs[sec] */
     uint64_t offset;            /* of the section's type byte */
     uint64_t body_offset, body_len;
     enum sv_delim delim;
@@ -47,6 +45,11 @@ struct sf_command {
     uint16_t cmd, len;
     uint64_t offset;
 };
+
+/* Listed PART and END device tokens, and commands, at most: more are only
+ * counted, so that a file of tiny tokens cannot take memory without bound
+ * (START and FULL are bounded by SV_MAX_SECTIONS). */
+#define SF_MAX_LISTED 65536
 
 /* Hooks for commands that transform a file while it is walked. */
 struct sf_visitor {
@@ -71,8 +74,12 @@ struct sf_summary {
     uint32_t ram_section_id;
     struct sf_device *devs;
     size_t ndevs;
+    size_t parts_listed;        /* PART/END tokens among them */
+    uint64_t devs_unlisted;     /* PART/END tokens past SF_MAX_LISTED */
+    uint64_t device_bytes;      /* body bytes of all device tokens */
     struct sf_command *cmds;
     size_t ncmds;
+    uint64_t cmds_unlisted;
     bool have_eof;
     uint64_t eof_offset;
     bool have_vmdesc;
@@ -115,6 +122,13 @@ int savefile_peek_config(struct savefile *sf, struct sv_config *cfg);
 int savefile_walk(struct savefile *sf, struct sf_summary *sum,
                   const struct sf_visitor *v);
 void savefile_summary_free(struct sf_summary *sum);
+
+/* The section of device token D. */
+static inline const struct sv_section *
+sf_device_section(const struct sf_summary *sum, const struct sf_device *d)
+{
+    return &sum->sv.secs[d->sec];
+}
 
 /* "stream" or "mapped-ram". */
 const char *savefile_layout(const struct sf_summary *sum);

@@ -16,7 +16,6 @@
 
 /* Bytes after a footer that we look at to accept it (see token_plausible). */
 #define LOOKAHEAD (1 + 4 + 1 + 255 + 4 + 4)
-#define MAX_SECTIONS 65536
 #define MAX_VMDESC (64u << 20)
 
 bool sv_probe(const uint8_t *p)
@@ -70,54 +69,71 @@ uint32_t sv_page_size(const struct sv_config *cfg)
     return cfg->has_page_bits ? 1u << cfg->page_bits : 4096;
 }
 
-/* ---- section table: open addressing on the section id ----------------- */
+/* ---- section table ---------------------------------------------------------
+ *
+ * The sections in the order they opened, and an open-addressing hash of
+ * their ids (slot = index + 1; 0 is empty), kept at most half full.
+ */
+
+static size_t slot_of(const struct sv_reader *r, uint32_t id)
+{
+    return (id * 2654435761u) & (r->nslots - 1);
+}
 
 static struct sv_section *sec_find(struct sv_reader *r, uint32_t id)
 {
-    if (!r->secs_cap) {
+    if (!r->nslots) {
         return NULL;
     }
-    for (size_t i = (id * 2654435761u) & (r->secs_cap - 1);;
-         i = (i + 1) & (r->secs_cap - 1)) {
-        if (!r->secs[i].opened_by) {
+    for (size_t i = slot_of(r, id);; i = (i + 1) & (r->nslots - 1)) {
+        if (!r->slots[i]) {
             return NULL;
         }
-        if (r->secs[i].id == id) {
-            return &r->secs[i];
+        if (r->secs[r->slots[i] - 1].id == id) {
+            return &r->secs[r->slots[i] - 1];
         }
     }
 }
 
+static void slot_put(struct sv_reader *r, uint32_t index)
+{
+    size_t i = slot_of(r, r->secs[index].id);
+    while (r->slots[i]) {
+        i = (i + 1) & (r->nslots - 1);
+    }
+    r->slots[i] = index + 1;
+}
+
+/* A new, zeroed section ID at the end of the table, or NULL. */
 static struct sv_section *sec_add(struct sv_reader *r, uint32_t id)
 {
-    if ((r->nsecs + 1) * 2 > r->secs_cap) {
-        size_t ncap = r->secs_cap ? r->secs_cap * 2 : 64;
-        struct sv_section *old = r->secs;
-        size_t ocap = r->secs_cap;
-        r->secs = calloc(ncap, sizeof(*r->secs));
-        if (!r->secs) {
-            r->secs = old;
+    if (r->nsecs == r->secs_alloc) {
+        size_t n = r->secs_alloc ? r->secs_alloc * 2 : 32;
+        struct sv_section *secs = realloc(r->secs, n * sizeof(*secs));
+        if (!secs) {
             return NULL;
         }
-        r->secs_cap = ncap;
-        for (size_t i = 0; i < ocap; i++) {
-            if (old[i].opened_by) {
-                size_t j = (old[i].id * 2654435761u) & (ncap - 1);
-                while (r->secs[j].opened_by) {
-                    j = (j + 1) & (ncap - 1);
-                }
-                r->secs[j] = old[i];
-            }
+        r->secs = secs;
+        r->secs_alloc = n;
+    }
+    if ((r->nsecs + 1) * 2 > r->nslots) {
+        size_t n = r->nslots ? r->nslots * 2 : 64;
+        uint32_t *slots = calloc(n, sizeof(*slots));
+        if (!slots) {
+            return NULL;
         }
-        free(old);
+        free(r->slots);
+        r->slots = slots;
+        r->nslots = n;
+        for (uint32_t i = 0; i < r->nsecs; i++) {
+            slot_put(r, i);
+        }
     }
-    size_t i = (id * 2654435761u) & (r->secs_cap - 1);
-    while (r->secs[i].opened_by) {
-        i = (i + 1) & (r->secs_cap - 1);
-    }
-    r->nsecs++;
-    r->secs[i].id = id;
-    return &r->secs[i];
+    struct sv_section *sec = &r->secs[r->nsecs];
+    memset(sec, 0, sizeof(*sec));
+    sec->id = id;
+    slot_put(r, (uint32_t)r->nsecs++);
+    return sec;
 }
 
 /* ---- header and configuration ------------------------------------------ */
@@ -274,7 +290,9 @@ int sv_open(struct sv_reader *r, struct fr_src *s)
 void sv_close(struct sv_reader *r)
 {
     free(r->secs);
+    free(r->slots);
     r->secs = NULL;
+    r->slots = NULL;
     vmdesc_free(&r->own_vmdesc);
 }
 
@@ -349,9 +367,9 @@ int sv_next(struct sv_reader *r, struct sv_token *t)
                            "section id %u ('%s') appears twice", id,
                            sec.idstr);
         }
-        if (r->nsecs >= MAX_SECTIONS) {
+        if (r->nsecs >= SV_MAX_SECTIONS) {
             return fr_fail(s->err, FR_E_UNSUPPORTED, at,
-                           "more than %d sections", MAX_SECTIONS);
+                           "more than %d sections", SV_MAX_SECTIONS);
         }
         struct sv_section *n = sec_add(r, id);
         if (!n) {

@@ -25,6 +25,7 @@
 
 #define SV_MAGIC 0x5145564Du
 #define SV_VERSION 3u
+#define SV_MAX_SECTIONS 65536  /* sections (START or FULL) per stream */
 
 enum sv_type {
     SV_EOF = 0x00,
@@ -96,8 +97,12 @@ struct sv_reader {
     uint32_t version;
     struct sv_config cfg;
     enum sv_footers footers;
-    struct sv_section *secs;    /* hash table of sections by id */
-    size_t nsecs, secs_cap;
+    /* the sections in the order they opened (SV_MAX_SECTIONS at most);
+     * a token's sec points here until the next section opens */
+    struct sv_section *secs;
+    size_t nsecs, secs_alloc;
+    uint32_t *slots;            /* hash of their ids: index + 1 */
+    size_t nslots;
     /* vmdesc found up front (seekable inputs), used to delimit devices */
     const struct vmdesc *vmdesc;
     size_t vmdesc_next;         /* device index expected next */

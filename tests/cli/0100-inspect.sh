@@ -71,3 +71,33 @@ expect_code 1 $FIXEDRAM inspect missing.bin 2> missing.err
 assert_grep "^fixedram: missing.bin: cannot open: No such file" missing.err
 expect_code 1 $FIXEDRAM inspect . 2> dir.err
 assert_grep "is a directory" dir.err
+
+# 70,000 tiny PART sections of a device and as many commands: beyond
+# 65,536 they are counted, not listed, so memory stays bounded.
+python3 - many.bin <<'PY'
+import struct, sys
+footer = b'\x7e' + struct.pack('>I', 1)
+out = bytearray(b'QEVM' + struct.pack('>I', 3))
+out += (b'\x01' + struct.pack('>IB', 1, 3) + b'dev' +
+        struct.pack('>II', 0, 1) + b'\x00' + footer)
+for i in range(70000):
+    out += b'\x02' + struct.pack('>I', 1) + b'\x00\x01' + footer
+    out += b'\x08' + struct.pack('>HH', 11, 0)
+out += b'\x03' + struct.pack('>I', 1) + b'\x00' + footer + b'\x00'
+open(sys.argv[1], 'wb').write(out)
+PY
+$FIXEDRAM inspect --output=json many.bin > many.json ||
+    fail "inspect failed on many tiny sections"
+python3 - many.json <<'PY' || fail "wrong listing of many tiny sections"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d["devices"]) == 1 + 65536, len(d["devices"])
+assert d["devices"][-1]["name"] == "dev" and d["devices"][-1]["type"] == "part"
+assert d["devices_not_listed"] == 70001 - 65536, d["devices_not_listed"]
+assert d["device_bytes"] == 2 * 70000 + 2, d["device_bytes"]
+assert len(d["commands"]) == 65536 and d["commands_not_listed"] == 4464
+PY
+$FIXEDRAM inspect many.bin > many.txt
+assert_grep '^device sections: 70002, 140002 bytes' many.txt
+assert_grep '(4465 more part and end sections, not listed)' many.txt
+assert_grep '(4464 more, not listed)' many.txt

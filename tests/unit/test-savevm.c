@@ -290,11 +290,12 @@ static void check_devs(const struct sf_summary *sum,
 {
     EXPECT_EQ_U64(sum->ndevs, n);
     for (size_t i = 0; i < n && i < sum->ndevs; i++) {
+        const struct sv_section *sec = sf_device_section(sum, &sum->devs[i]);
         EXPECT_EQ_U64(sum->devs[i].type, d[i].type);
-        EXPECT_EQ_U64(sum->devs[i].id, d[i].id);
-        EXPECT_EQ_STR(sum->devs[i].name, d[i].name);
-        EXPECT_EQ_U64(sum->devs[i].instance, d[i].inst);
-        EXPECT_EQ_U64(sum->devs[i].version, d[i].ver);
+        EXPECT_EQ_U64(sec->id, d[i].id);
+        EXPECT_EQ_STR(sec->idstr, d[i].name);
+        EXPECT_EQ_U64(sec->instance, d[i].inst);
+        EXPECT_EQ_U64(sec->version, d[i].ver);
         EXPECT_EQ_U64(sum->devs[i].offset, d[i].off);
         EXPECT_EQ_U64(sum->devs[i].body_offset, d[i].body_off);
         EXPECT_EQ_U64(sum->devs[i].body_len, d[i].body_len);
@@ -1123,8 +1124,12 @@ static void test_many_sections(void)
     EXPECT_EQ_U64(w.sum.ndevs, 303);
     EXPECT_EQ_U64(w.sum.sv.nsecs, 302);
     if (w.sum.ndevs == 303) {
-        EXPECT_EQ_STR(w.sum.devs[150].name, "dev149");
-        EXPECT_EQ_U64(w.sum.devs[150].id, 149 * 7919u + 3);
+        const struct sv_section *sec =
+            sf_device_section(&w.sum, &w.sum.devs[150]);
+        EXPECT_EQ_STR(sec->idstr, "dev149");
+        EXPECT_EQ_U64(sec->id, 149 * 7919u + 3);
+        EXPECT_EQ_U64(sf_device_section(&w.sum, &w.sum.devs[302])->id,
+                      1000003);
         EXPECT_EQ_U64(w.sum.devs[301].type, 0x02);
         EXPECT_EQ_U64(w.sum.devs[302].type, 0x03);
         EXPECT_EQ_U64(w.sum.devs[302].body_len, 0);
