@@ -95,31 +95,32 @@ struct block_diff {
     long a, b;                  /* block index on each side, -1 if none */
     uint64_t len_a, len_b;
     uint64_t pages;             /* differing pages */
-    uint64_t *ranges;           /* start page, count pairs */
-    size_t nranges, cap;
+    size_t nranges;             /* runs of them */
+    struct fr_bitmap differs;   /* which: a bit per page, not a list, to
+                                 * stay bounded however they alternate */
 };
 
-static int add_range(struct block_diff *d, uint64_t page)
+/* PAGE differs; pages come in ascending order. */
+static int add_page(struct block_diff *d, uint64_t page)
 {
-    if (d->nranges && d->ranges[2 * d->nranges - 2] +
-                              d->ranges[2 * d->nranges - 1] == page) {
-        d->ranges[2 * d->nranges - 1]++;
-    } else {
-        if (d->nranges == d->cap) {
-            size_t ncap = d->cap ? d->cap * 2 : 16;
-            uint64_t *r = realloc(d->ranges, ncap * 2 * sizeof(*r));
-            if (!r) {
-                return -1;
-            }
-            d->ranges = r;
-            d->cap = ncap;
-        }
-        d->ranges[2 * d->nranges] = page;
-        d->ranges[2 * d->nranges + 1] = 1;
+    if (!page || !fr_bitmap_test(&d->differs, page - 1)) {
         d->nranges++;
     }
     d->pages++;
-    return 0;
+    return fr_bitmap_set(&d->differs, page);
+}
+
+/* The next run of differing pages at or after FROM: *START and the page
+ * after it; false when there is none. */
+static bool next_range(const struct block_diff *d, uint64_t from,
+                       uint64_t *start, uint64_t *end)
+{
+    *start = fr_bitmap_next(&d->differs, from, true);
+    if (*start >= d->differs.nbits) {
+        return false;
+    }
+    *end = fr_bitmap_next(&d->differs, *start, false);
+    return true;
 }
 
 static bool any_present(const struct ram_block *b, uint64_t p, uint64_t n)
@@ -138,6 +139,9 @@ static int compare_block(struct side *s, struct block_diff *d,
     uint64_t n = a->npages < b->npages ? a->npages : b->npages;
     const uint8_t *pa[CHUNK_PAGES], *pb[CHUNK_PAGES];
 
+    if (fr_bitmap_init(&d->differs, n) < 0) {
+        return -3;
+    }
     for (uint64_t p = 0; p < n; p += CHUNK_PAGES) {
         uint64_t c = n - p < CHUNK_PAGES ? n - p : CHUNK_PAGES;
         if (!any_present(a, p, c) && !any_present(b, p, c)) {
@@ -151,7 +155,7 @@ static int compare_block(struct side *s, struct block_diff *d,
         }
         for (uint64_t i = 0; i < c; i++) {
             if (fr_pages_differ(pa[i], pb[i], psz) &&
-                add_range(d, p + i) < 0) {
+                add_page(d, p + i) < 0) {
                 return -3;
             }
         }
@@ -173,6 +177,9 @@ static int compare_direct(struct side *s, int ds, struct block_diff *d,
     uint64_t n = a->npages < b->npages ? a->npages : b->npages;
     const uint8_t *theirs[CHUNK_PAGES];
 
+    if (fr_bitmap_init(&d->differs, n) < 0) {
+        return -3;
+    }
     for (uint64_t p = 0; p < n; p += CHUNK_PAGES) {
         uint64_t c = n - p < CHUNK_PAGES ? n - p : CHUNK_PAGES;
         bool read = false;
@@ -191,7 +198,7 @@ static int compare_direct(struct side *s, int ds, struct block_diff *d,
                 read = true;
                 differ = fr_pages_differ(theirs[i], NULL, psz);
             }
-            if (differ && add_range(d, p + i) < 0) {
+            if (differ && add_page(d, p + i) < 0) {
                 return -3;
             }
         }
@@ -220,11 +227,10 @@ static void print_human(const struct diff_args *a, struct block_diff *d,
         if (d[i].pages) {
             printf("ram block '%s': %" PRIu64 " pages differ in %zu "
                    "ranges\n", d[i].name, d[i].pages, d[i].nranges);
-            for (size_t r = 0; r < d[i].nranges; r++) {
-                uint64_t st = d[i].ranges[2 * r] * psz;
-                uint64_t len = d[i].ranges[2 * r + 1] * psz;
+            uint64_t st, end;
+            for (uint64_t p = 0; next_range(&d[i], p, &st, &end); p = end) {
                 printf("  0x%" PRIx64 "-0x%" PRIx64 " (%" PRIu64
-                       " pages)\n", st, st + len - 1, d[i].ranges[2 * r + 1]);
+                       " pages)\n", st * psz, end * psz - 1, end - st);
             }
         }
     }
@@ -261,10 +267,11 @@ static void print_json(const struct diff_args *a, struct block_diff *d,
         }
         fr_json_u64(&j, "differing_pages", d[i].pages);
         fr_json_begin_array(&j, "ranges");
-        for (size_t r = 0; r < d[i].nranges; r++) {
+        uint64_t st, end;
+        for (uint64_t p = 0; next_range(&d[i], p, &st, &end); p = end) {
             fr_json_begin_object(&j, NULL);
-            fr_json_u64(&j, "start", d[i].ranges[2 * r] * psz);
-            fr_json_u64(&j, "length", d[i].ranges[2 * r + 1] * psz);
+            fr_json_u64(&j, "start", st * psz);
+            fr_json_u64(&j, "length", (end - st) * psz);
             fr_json_end_object(&j);
         }
         fr_json_end_array(&j);
@@ -427,7 +434,7 @@ out:
         fr_report(&s[bad].sf.err, a.path[bad]);
     }
     for (size_t i = 0; i < nd; i++) {
-        free(d[i].ranges);
+        fr_bitmap_free(&d[i].differs);
     }
     free(d);
     free(ba);
