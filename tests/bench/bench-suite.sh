@@ -29,6 +29,11 @@
 #   BENCH_ZERO_RUN=256     mean length of a run of zero pages, in pages
 #   BENCH_LOW_ENTROPY=50   percentage of data pages that are low-entropy
 #   BENCH_RESEND=8000      resent pages per GiB of guest (live migration)
+#   BENCH_LIVE_SIZE=1G     guest of the busy-live scenario: as realistic,
+#                          with BENCH_LIVE_RESEND resent pages/GiB ("" to
+#                          skip; warm cache only)
+#   BENCH_LIVE_RESEND=262144  one resend per guest page on average, spread
+#                          over the generator's later rounds at random
 #   BENCH_WORST_SIZE=512M  guest of the worst-case scenario, isolated zero
 #                          pages, warm cache only ("" to skip)
 #   BENCH_SCALE_SIZE=      guest of the thread-scaling runs, warm cache
@@ -87,12 +92,14 @@ die() {
 
 [ "${#SIZES[@]}" -gt 0 ] || die "BENCH_SIZES is empty"
 WORST=${BENCH_WORST_SIZE-512M}
+LIVE=${BENCH_LIVE_SIZE-1G}
+LIVE_RESEND=${BENCH_LIVE_RESEND:-262144}
 SCALE=${BENCH_SCALE_SIZE-${SIZES[0]}}
 read -r -a COLD_SIZES <<< "${BENCH_COLD_SIZES-${SIZES[${#SIZES[@]} - 1]}}"
 case $RUNS in
 '' | *[!0-9]* | 0) die "BENCH_RUNS must be a positive integer" ;;
 esac
-for s in "${SIZES[@]}" $WORST $SCALE \
+for s in "${SIZES[@]}" $WORST $LIVE $SCALE \
     ${COLD_SIZES[@]+"${COLD_SIZES[@]}"}; do
     [[ $s =~ ^[1-9][0-9]*[KMG]$ ]] ||
         die "guest size '$s': expected a number with K, M or G"
@@ -466,9 +473,10 @@ guest_bytes() {
 
 # make_inputs SCENARIO GUEST: DIR/in.stream and DIR/in.img
 make_inputs() {
-    local scen=$1 guest=$2 gb resend zr=()
+    local scen=$1 guest=$2 gb resend zr=() r=$RESEND
     gb=$(guest_bytes "$guest")
-    resend=$(awk -v g="$gb" -v r="$RESEND" 'BEGIN {
+    [ "$scen" != live ] || r=$LIVE_RESEND
+    resend=$(awk -v g="$gb" -v r="$r" 'BEGIN {
         printf "%d", g / 1073741824 * r }')
     [ "$scen" = worst ] || zr=("--zero-run=$ZERO_RUN")
     rm -f "$DIR/in.stream" "$DIR/in.img"
@@ -520,6 +528,9 @@ scenario_table() {
         if [ "$scen" = worst ]; then
             say "== WORST CASE (isolated zero pages at random), guest" \
                 "$guest, $cache cache, median of $RUNS"
+        elif [ "$scen" = live ]; then
+            say "== busy live guest $guest ($LIVE_RESEND resent pages/GiB," \
+                "at random), $cache cache, median of $RUNS"
         else
             say "== realistic guest $guest, $cache cache, median of $RUNS"
         fi
@@ -620,6 +631,11 @@ if [ -n "$SCALE" ]; then
     make_inputs realistic "$SCALE"
     scaling_table "$SCALE"
 fi
+if [ -n "$LIVE" ]; then
+    say ""
+    make_inputs live "$LIVE"
+    scenario_table live "$LIVE" warm
+fi
 if [ -n "$WORST" ]; then
     say ""
     make_inputs worst "$WORST"
@@ -646,7 +662,7 @@ for r in rows:
 val = {((r["scenario"], r["guest"]), (r["command"], r["path"],
         r["variant"], r["baseline"])): r["ratio"] for r in rows}
 print("%-24s %-12s %-8s %-13s" % ("command", "path", "variant", "vs") +
-      "".join(" %10s" % (g if s == "realistic" else g + "-worst")
+      "".join(" %10s" % (g if s == "realistic" else g + "-" + s)
               for s, g in cols))
 for k in keys:
     print("%-24s %-12s %-8s %-13s" % k + "".join(
