@@ -263,19 +263,14 @@ static void preload_vmdesc(struct savefile *sf, struct sf_summary *sum)
     s->err = &sf->err;
 }
 
-/* Append an entry of SIZE bytes to the array at *ARRAY holding *N. */
-static void *grow(void *array_p, size_t *n, size_t size)
+/* ARRAY, of N entries of SIZE bytes, with room for one more (it doubles
+ * at powers of two), or NULL when out of memory. */
+static void *room_for_one(void *array, size_t n, size_t size)
 {
-    void **array = array_p;
-
-    if ((*n & (*n - 1)) == 0) {
-        void *p = realloc(*array, (*n ? *n * 2 : 8) * size);
-        if (!p) {
-            return NULL;
-        }
-        *array = p;
+    if (n & (n - 1)) {
+        return array;
     }
-    return (uint8_t *)*array + (*n)++ * size;
+    return realloc(array, (n ? n * 2 : 8) * size);
 }
 
 static int add_device(struct sf_summary *sum, const struct sv_token *t,
@@ -291,10 +286,12 @@ static int add_device(struct sf_summary *sum, const struct sv_token *t,
         }
         sum->parts_listed++;
     }
-    d = grow(&sum->devs, &sum->ndevs, sizeof(*d));
+    d = room_for_one(sum->devs, sum->ndevs, sizeof(*d));
     if (!d) {
         return fr_fail(err, FR_E_NOMEM, t->offset, "out of memory");
     }
+    sum->devs = d;
+    d = &sum->devs[sum->ndevs++];
     d->type = t->type;
     d->sec = (uint32_t)(t->sec - sum->sv.secs);
     d->offset = t->offset;
@@ -313,10 +310,12 @@ static int add_command(struct sf_summary *sum, const struct sv_token *t,
         sum->cmds_unlisted++;
         return 0;
     }
-    c = grow(&sum->cmds, &sum->ncmds, sizeof(*c));
+    c = room_for_one(sum->cmds, sum->ncmds, sizeof(*c));
     if (!c) {
         return fr_fail(err, FR_E_NOMEM, t->offset, "out of memory");
     }
+    sum->cmds = c;
+    c = &sum->cmds[sum->ncmds++];
     c->cmd = t->cmd;
     c->len = t->cmd_len;
     c->offset = t->offset;
