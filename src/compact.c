@@ -13,17 +13,37 @@
 
 /* Pages of resent blocks read back at a time. */
 #define BACK_PAGES 256
+/* Ram sections with resent records we remember, at most. */
+#define MAX_RESEND_SECTIONS (1u << 18)
+
+/* A ram section that holds resent records: where its body starts, and
+ * the block a CONTINUE record at its start refers to. */
+struct resend_section {
+    uint64_t body;
+    long last_block;
+};
 
 struct compactor {
     struct savefile *in;        /* the pass being walked */
+    struct savefile *first_in;  /* pass 1's, mapped: read again */
     struct fr_sink *out;
     const struct convert_opts *o;
     struct sf_summary *sum;
-    const struct ram_state *first;  /* pass 1's walk: pages sent */
+    struct sf_summary *first;   /* pass 1's walk: pages sent */
     size_t nblocks;
     struct fr_bitmap *resent;   /* per block: sent more than once */
     uint64_t nresent;
-    /* pass 2 */
+    /* pass 1: the sections to read the final copies from again */
+    struct resend_section *rsec, cur;
+    size_t nrsec;
+    uint64_t resent_before;     /* resent records before this section */
+    bool no_read_back;          /* a START with them, or too many */
+    /* pass 2, reading the final copies back from the input */
+    bool read_back;
+    struct fr_bitmap *done;     /* per block: final copy written */
+    struct fr_bitmap *pending;  /* ... in the section being read */
+    uint64_t *lo, *hi;          /* per block: pending pages [lo, hi] */
+    /* pass 2, otherwise (XBZRLE needs the content before) */
     struct fr_sink scratch;     /* final content of resent pages */
     struct fr_err scratch_err;
     bool scratch_open;
@@ -73,6 +93,45 @@ static int find_record(void *opaque, struct ram_state *rs,
                : 0;
 }
 
+/* Remember each ram section that holds resent records: their final
+ * copies are read from there again, the last section first. */
+static int find_section(void *opaque, const struct sv_token *t, bool is_ram)
+{
+    struct compactor *c = opaque;
+
+    if (is_ram) {
+        c->cur.body = t->body_offset;
+        c->cur.last_block = c->first->ram.last_block;
+        c->resent_before = c->first->ram.n_resent;
+    }
+    return 0;
+}
+
+static int found_section(void *opaque, const struct sv_token *t,
+                         bool is_ram)
+{
+    struct compactor *c = opaque;
+
+    if (!is_ram || c->first->ram.n_resent == c->resent_before ||
+        c->no_read_back) {
+        return 0;
+    }
+    if (t->type == SV_START || c->nrsec == MAX_RESEND_SECTIONS) {
+        c->no_read_back = true;     /* the block list would be read again */
+        return 0;
+    }
+    if ((c->nrsec & (c->nrsec - 1)) == 0) {
+        struct resend_section *r = realloc(
+            c->rsec, (c->nrsec ? c->nrsec * 2 : 16) * sizeof(*r));
+        if (!r) {
+            return no_memory(&c->in->err);
+        }
+        c->rsec = r;
+    }
+    c->rsec[c->nrsec++] = c->cur;
+    return 0;
+}
+
 /* ---- pass 2: copy through ---------------------------------------------- */
 
 static int opened(void *opaque, struct sv_reader *sv, struct ram_state *rs)
@@ -91,6 +150,23 @@ static int copy_blocks(void *opaque, struct ram_state *rs)
     if (rs->nblocks != c->nblocks) {
         return fr_fail(&c->in->err, FR_E_CORRUPT, FR_NO_OFFSET,
                        "the file changed between two reads");
+    }
+    if (c->read_back) {
+        c->done = calloc(rs->nblocks + 1, sizeof(*c->done));
+        c->pending = calloc(rs->nblocks + 1, sizeof(*c->pending));
+        c->lo = calloc(rs->nblocks + 1, sizeof(*c->lo));
+        c->hi = calloc(rs->nblocks + 1, sizeof(*c->hi));
+        if (!c->done || !c->pending || !c->lo || !c->hi) {
+            return no_memory(&c->in->err);
+        }
+        for (size_t i = 0; i < rs->nblocks; i++) {
+            if (fr_bitmap_init(&c->done[i], rs->blocks[i].npages) < 0 ||
+                fr_bitmap_init(&c->pending[i], rs->blocks[i].npages) < 0) {
+                return no_memory(&c->in->err);
+            }
+            c->lo[i] = UINT64_MAX;
+        }
+        return ram_write_block_list(c->out, rs);
     }
     if (fr_sink_open_scratch(&c->scratch, &c->scratch_err) < 0) {
         return -1;
@@ -137,15 +213,85 @@ static int copy_record(void *opaque, struct ram_state *rs,
     }
     if (rec->block < c->nblocks &&
         fr_bitmap_test(&c->resent[rec->block], rec->page)) {
-        return placer_record(&c->pl, rec);
+        return c->read_back ? 0 : placer_record(&c->pl, rec);
     }
     if (rec->kind == RAM_XBZRLE || rec->block >= c->nblocks ||
-        !fr_bitmap_test(&c->first->blocks[rec->block].sent, rec->page)) {
+        !fr_bitmap_test(&c->first->ram.blocks[rec->block].sent,
+                        rec->page)) {
         return fr_fail(&c->in->err, FR_E_CORRUPT, rec->offset,
                        "the file changed between two reads");
     }
     return put_record(c, rec->block, rec->page, rec->kind == RAM_ZERO,
                       rec->data);
+}
+
+/* A record of the section read again: the final copy of its page, unless
+ * a later section had it. */
+static int put_final(void *opaque, struct ram_state *rs,
+                     const struct ram_record *rec)
+{
+    struct compactor *c = opaque;
+    size_t b = rec->block;
+    (void)rs;
+
+    if (b >= c->nblocks || !fr_bitmap_test(&c->resent[b], rec->page) ||
+        fr_bitmap_test(&c->done[b], rec->page)) {
+        return 0;
+    }
+    if (rec->kind == RAM_XBZRLE) {
+        return fr_fail(&c->first_in->err, FR_E_CORRUPT, rec->offset,
+                       "the file changed between two reads");
+    }
+    if (fr_bitmap_set(&c->pending[b], rec->page) < 0) {
+        return no_memory(&c->first_in->err);
+    }
+    c->lo[b] = rec->page < c->lo[b] ? rec->page : c->lo[b];
+    c->hi[b] = rec->page > c->hi[b] ? rec->page : c->hi[b];
+    /* a page twice in one section: both go, in order; the last wins */
+    return put_record(c, b, rec->page, rec->kind == RAM_ZERO, rec->data);
+}
+
+/* The pages of the section just read are done. */
+static int settle_pending(struct compactor *c)
+{
+    for (size_t b = 0; b < c->nblocks; b++) {
+        for (uint64_t w = c->lo[b] / 64;
+             c->lo[b] != UINT64_MAX && w <= c->hi[b] / 64; w++) {
+            uint64_t v = fr_bitmap_word(&c->pending[b], w);
+            if (v && (fr_bitmap_set_word(&c->done[b], w,
+                                         fr_bitmap_word(&c->done[b], w) | v)
+                          < 0 ||
+                      fr_bitmap_set_word(&c->pending[b], w, 0) < 0)) {
+                return no_memory(&c->first_in->err);
+            }
+        }
+        c->lo[b] = UINT64_MAX;
+        c->hi[b] = 0;
+    }
+    return 0;
+}
+
+/* The final copies of resent pages, read from the input again: the ram
+ * sections that hold resent records, the last one first. */
+static int read_back_final(struct compactor *c)
+{
+    struct ram_state *rs = &c->first->ram;
+    struct fr_src *s = c->first_in->src;
+    const struct ram_visitor v = { .opaque = c, .record = put_final };
+
+    int ret = 0;
+
+    rs->track_pages = false;
+    rs->visitor = &v;
+    for (size_t i = c->nrsec; i-- > 0 && ret == 0;) {
+        rs->last_block = c->rsec[i].last_block;
+        if (fr_src_seek(s, c->rsec[i].body, "ram section") < 0 ||
+            ram_read_section(rs, s) < 0 || settle_pending(c) < 0) {
+            ret = -1;
+        }
+    }
+    rs->visitor = NULL;
+    return ret;
 }
 
 /* The final content of every resent page, as records. */
@@ -158,6 +304,9 @@ static int put_resent(void *opaque)
     c->resent_done = true;
     if (!c->nresent) {
         return 0;
+    }
+    if (c->read_back) {
+        return read_back_final(c);
     }
     if (placer_flush(&c->pl) < 0) {
         return -1;
@@ -230,6 +379,9 @@ int compact_stream(struct savefile *in, const char *path, struct fr_sink *out,
     struct sf_summary sum1, sum2;
     struct savefile again;
     const struct sf_visitor find = {
+        .opaque = &c,
+        .token = find_section,
+        .token_end = found_section,
         .ram = { .opaque = &c, .blocks = find_blocks,
                  .record = find_record },
     };
@@ -250,10 +402,15 @@ int compact_stream(struct savefile *in, const char *path, struct fr_sink *out,
     memset(&again, 0, sizeof(again));
     again.fd = -1;
     fr_src_map(&in->file);      /* pass 1 only looks at the records */
+    c.first = &sum1;
+    c.first_in = in;
     if (savefile_walk(in, &sum1, &find) < 0) {
         goto out;
     }
-    c.first = &sum1.ram;
+    /* Without XBZRLE, a final copy is whole where it lies in the input;
+     * otherwise each copy goes to a scratch image, deltas applied. */
+    c.read_back = !c.no_read_back && !sum1.ram.n_xbzrle &&
+                  in->src == &in->file && fr_src_data_stays(in->src);
     c.buf = malloc((size_t)BACK_PAGES * 65536);
     if (!c.buf) {
         no_memory(&in->err);
@@ -266,7 +423,9 @@ int compact_stream(struct savefile *in, const char *path, struct fr_sink *out,
     c.in = &again;
     c.sum = &sum2;
     if (savefile_walk(&again, &sum2, &copy) < 0) {
-        in->err = fr_failed(&again.err) ? again.err : c.scratch_err;
+        if (!fr_failed(&in->err)) {     /* else reading back failed */
+            in->err = fr_failed(&again.err) ? again.err : c.scratch_err;
+        }
         goto out;
     }
     if (!sum2.have_ram) {
@@ -283,10 +442,21 @@ out:
     if (ret < 0 && fr_failed(&c.scratch_err) && !fr_failed(&in->err)) {
         in->err = c.scratch_err;
     }
-    for (size_t i = 0; c.resent && i < c.nblocks; i++) {
-        fr_bitmap_free(&c.resent[i]);
+    for (size_t i = 0; i < c.nblocks; i++) {
+        if (c.resent) {
+            fr_bitmap_free(&c.resent[i]);
+        }
+        if (c.done && c.pending) {
+            fr_bitmap_free(&c.done[i]);
+            fr_bitmap_free(&c.pending[i]);
+        }
     }
     free(c.resent);
+    free(c.done);
+    free(c.pending);
+    free(c.lo);
+    free(c.hi);
+    free(c.rsec);
     free(c.buf);
     placer_free(&c.pl);
     if (c.scratch_open) {

@@ -1,11 +1,13 @@
 /*
  * Compacting a classic stream in two passes over the input, without a
  * copy of guest RAM: the first pass finds the pages sent more than once
- * (one bit per page, beside the walk's own map of pages sent); the second
- * copies everything through, records of
- * pages sent once included, in their order, and places the copies of the
- * others in a temporary image (place.h).  Their final content follows as
- * records at the end of the last ram section.
+ * (one bit per page, beside the walk's own map of pages sent) and the ram
+ * sections with such records; the second copies everything through,
+ * records of pages sent once included, in their order.  The final copies
+ * of the others follow as records at the end of the last ram section:
+ * read from the input again, its sections with resent records last one
+ * first (a page already written is skipped), or, for XBZRLE deltas and
+ * zstd inputs, placed in a temporary image (place.h) as they pass.
  */
 /*
  * Compacting a mapped-ram image file keeps its layout and bytes: only the

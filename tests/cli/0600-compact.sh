@@ -34,6 +34,52 @@ sections=$(json_get ne.json 'd["ram_sections"]')
 assert_eq "$(json_get ne1.json 'd["records"]["resent"], d["ram_sections"]')" \
     "0 $((sections + 1))" "no resent records, one more ram section (a PART)"
 
+# without XBZRLE the final copies are read from the input again, the last
+# section first; from zstd they go through a scratch image: same result
+$MKSTREAM --seed=5 --resend=3000 --dump-dir=rb.ram rb.bin
+$MKSTREAM --seed=5 --resend=3000 --zstd rbz.bin
+$FIXEDRAM compact rb.bin rb1.bin > /dev/null
+$FIXEDRAM compact rbz.bin rbz1.bin > /dev/null
+same_ram rb.ram rb1.bin
+same_ram rb.ram rbz1.bin
+$FIXEDRAM compact rb1.bin rb2.bin > /dev/null
+cmp rb1.bin rb2.bin || fail "compacting a read-back output twice changed it"
+$FIXEDRAM inspect --output=json rb1.bin > rb1.json
+assert_eq "$(json_get rb1.json 'd["records"]["resent"]')" 0 \
+    "no resent records after reading back"
+$MKSTREAM --seed=6 --resend=500 --no-ram-end --dump-dir=rbe.ram rbe.bin
+$FIXEDRAM compact rbe.bin rbe1.bin > /dev/null
+same_ram rbe.ram rbe1.bin
+
+# a page twice in one section, and again in a later one: the last copy
+# in the stream wins, wherever it lies
+python3 - dup.bin <<'PY'
+import struct, sys
+def sec(kind, body):
+    hdr = bytes([kind]) + struct.pack('>I', 1)
+    if kind == 1:
+        hdr += bytes([3]) + b'ram' + struct.pack('>II', 0, 4)
+    return hdr + body + struct.pack('>Q', 0x10) + b'\x7e' + struct.pack('>I', 1)
+def page(n, fill, first=False):
+    rec = struct.pack('>Q', n * 4096 | 0x08 | (0 if first else 0x20))
+    return rec + (bytes([6]) + b'pc.ram' if first else b'') + bytes([fill]) * 4096
+out = b'QEVM' + struct.pack('>I', 3)
+out += sec(1, struct.pack('>Q', 65536 | 4) + bytes([6]) + b'pc.ram' +
+           struct.pack('>Q', 65536))
+out += sec(2, page(0, 0xa1, True) + page(1, 0xb1) + page(0, 0xa2) +
+              page(2, 0xc1))
+out += sec(3, page(1, 0xb2, True))
+open(sys.argv[1], 'wb').write(out + b'\x00')
+PY
+$FIXEDRAM -q compact dup.bin dup1.bin
+$FIXEDRAM -q extract -o dup.x dup1.bin > /dev/null
+python3 - dup.x/pc.ram <<'PY' || fail "compact lost the last copy of a page"
+import sys
+d = open(sys.argv[1], 'rb').read()
+want = bytes([0xa2]) * 4096 + bytes([0xb2]) * 4096 + bytes([0xc1]) * 4096
+assert d == want + bytes(65536 - len(want)), [d[i * 4096] for i in range(4)]
+PY
+
 # an image with stale data under cleared bits and all-zero present pages
 $MKSTREAM --seed=2 --layout=mapped-ram --resend=500 --dump-dir=i.ram i.img
 $FIXEDRAM compact i.img ic1.img > ic1.out
