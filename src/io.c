@@ -548,9 +548,15 @@ int fr_src_seek(struct fr_src *s, uint64_t off, const char *what)
                            "file", what, (unsigned long long)off);
         }
         if (s->mapped) {
+            if (off < s->pos) {
+                /* what was read past OFF would stay mapped: drop it */
+                size_t from = (size_t)off & ~(size_t)4095;
+                from = from < s->released ? from : s->released;
+                madvise(s->buf + from, s->cap - from, MADV_DONTNEED);
+                s->released = (size_t)off & ~(size_t)4095;
+            }
             s->start = (size_t)off;
             s->pos = off;
-            s->released = s->start < s->released ? 0 : s->released;
             return 0;
         }
         s->start = s->end = 0;

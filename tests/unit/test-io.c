@@ -482,6 +482,64 @@ static void test_file_release(void)
     unlink(name);
 }
 
+/* KiB of the mapping at ADDR resident in this process (smaps' Rss). */
+static unsigned long mapped_kib(const void *addr)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512];
+    bool in = false;
+    unsigned long kib = ~0ul;
+
+    while (f && fgets(line, sizeof(line), f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+            in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+        } else if (in && sscanf(line, "Rss: %lu kB", &kib) == 1) {
+            break;
+        }
+    }
+    if (f) {
+        fclose(f);
+    }
+    return kib;
+}
+
+/* A mapped reader sent back (compact reads sections again) lets go of
+ * the pages it had read further on: they would stay mapped otherwise. */
+static void test_file_seek_back(void)
+{
+    char name[] = "/tmp/fr-test-io-XXXXXX";
+    const size_t len = (size_t)32 << 20;
+    struct fr_err err;
+    struct fr_src s;
+    const uint8_t *p;
+    size_t avail;
+    unsigned sum = 0;
+    int fd = mkstemp(name);
+
+    if (fd < 0 || ftruncate(fd, (off_t)len) < 0 ||
+        pwrite(fd, data, W, 0) != (ssize_t)W) {
+        perror("test file");
+        abort();
+    }
+    fr_err_clear(&err);
+    EXPECT_TRUE(fr_src_open_fd(&s, fd, &err) == 0);
+    fr_src_map(&s);
+    EXPECT_TRUE(s.mapped);
+    while ((p = fr_src_peek_upto(&s, 4096, &avail)) && avail) {
+        sum += p[0];            /* map the page */
+        fr_src_consume(&s, avail);
+    }
+    EXPECT_TRUE(mapped_kib(s.buf) >= 4096);     /* the window kept */
+    EXPECT_TRUE(fr_src_seek(&s, 0, "x") == 0);
+    EXPECT_TRUE(mapped_kib(s.buf) < 1024);
+    p = fr_src_peek(&s, W);
+    EXPECT_TRUE(p && memcmp(p, data, W) == 0 && sum < ~0u);
+    fr_src_close(&s);
+    close(fd);
+    unlink(name);
+}
+
 /*
  * A mapped input that another program truncates raises SIGBUS when read
  * past its new end: the handler (sink.c) says why on stderr and removes
@@ -1090,6 +1148,7 @@ int main(void)
     close(fd);
     unlink(tmpname);
     test_file_release();
+    test_file_seek_back();
     test_mapped_shrinks();
     test_fd_errors();
     test_pipe();
