@@ -123,6 +123,8 @@ corrupt part.img "LibvirtQemudPart"
 $MKSTREAM --seed=5 --layout=mapped-ram --resend=300 stale.img
 expect_code 3 $FIXEDRAM verify stale.img > stale.out
 assert_grep 'warning: offset 0x[0-9a-f]+: .*stale data under cleared bitmap bits' stale.out
+# every stale page is counted, read singly or with set pages around it
+assert_grep "ram block 'pc.ram': 90 pages of stale data" stale.out
 
 # not a migration file: 63; a missing file: 1
 printf 'just text\n' > text.txt
