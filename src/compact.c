@@ -116,8 +116,9 @@ static int found_section(void *opaque, const struct sv_token *t,
         c->no_read_back) {
         return 0;
     }
+    /* in a START, reading it again would read the block list again */
     if (t->type == SV_START || c->nrsec == MAX_RESEND_SECTIONS) {
-        c->no_read_back = true;     /* the block list would be read again */
+        c->no_read_back = true;
         return 0;
     }
     if ((c->nrsec & (c->nrsec - 1)) == 0) {
@@ -255,12 +256,13 @@ static int put_final(void *opaque, struct ram_state *rs,
 static int settle_pending(struct compactor *c)
 {
     for (size_t b = 0; b < c->nblocks; b++) {
-        for (uint64_t w = c->lo[b] / 64;
-             c->lo[b] != UINT64_MAX && w <= c->hi[b] / 64; w++) {
+        if (c->lo[b] == UINT64_MAX) {
+            continue;           /* none in this block */
+        }
+        for (uint64_t w = c->lo[b] / 64; w <= c->hi[b] / 64; w++) {
             uint64_t v = fr_bitmap_word(&c->pending[b], w);
-            if (v && (fr_bitmap_set_word(&c->done[b], w,
-                                         fr_bitmap_word(&c->done[b], w) | v)
-                          < 0 ||
+            uint64_t done = fr_bitmap_word(&c->done[b], w);
+            if (v && (fr_bitmap_set_word(&c->done[b], w, done | v) < 0 ||
                       fr_bitmap_set_word(&c->pending[b], w, 0) < 0)) {
                 return no_memory(&c->first_in->err);
             }
@@ -278,7 +280,6 @@ static int read_back_final(struct compactor *c)
     struct ram_state *rs = &c->first->ram;
     struct fr_src *s = c->first_in->src;
     const struct ram_visitor v = { .opaque = c, .record = put_final };
-
     int ret = 0;
 
     rs->track_pages = false;
