@@ -18,6 +18,7 @@
 #include "cmd.h"
 #include "digest.h"
 #include "exit.h"
+#include "extents.h"
 #include "output.h"
 #include "parallel.h"
 #include "savefile.h"
@@ -305,8 +306,8 @@ static void check_mapped(struct verify *v, const struct sf_summary *sum)
     free(r);
 }
 
-/* Stale data: non-zero bytes left under cleared bits.  SEEK_DATA finds
- * the allocated ranges cheaply; only pages there are read. */
+/* Stale data: non-zero bytes left under cleared bits.  The file's extents
+ * say where its allocated ranges are; only pages there are read. */
 static void check_stale(struct verify *v, struct savefile *sf,
                         const struct sf_summary *sum)
 {
@@ -322,24 +323,15 @@ static void check_stale(struct verify *v, struct savefile *sf,
     }
     for (size_t i = 0; i < rs->nblocks; i++) {
         const struct ram_block *b = &rs->blocks[i];
-        uint64_t stale = 0, first = 0;
-        off_t pos = (off_t)b->mr.pages_offset;
-        off_t end = (off_t)(b->mr.pages_offset + b->length);
+        uint64_t stale = 0, first = 0, d, h;
+        struct fr_extents x;
 
-        while (!b->mr_no_data && pos < end) {
-            off_t d = lseek(sf->fd, pos, SEEK_DATA);
-            off_t h;
-            if (d < 0 || d >= end) {
-                break;
-            }
-            h = lseek(sf->fd, d, SEEK_HOLE);
-            if (h < 0 || h > end) {
-                h = end;
-            }
-            uint64_t p = (uint64_t)(d - (off_t)b->mr.pages_offset) /
+        fr_extents_init(&x, sf->fd, b->mr.pages_offset,
+                        b->mr_no_data ? 0 : b->mr.pages_offset + b->length);
+        while (fr_extents_next(&x, &d, &h)) {
+            uint64_t p = (d - b->mr.pages_offset) / rs->page_size;
+            uint64_t e = (h - b->mr.pages_offset + rs->page_size - 1) /
                          rs->page_size;
-            uint64_t e = ((uint64_t)h - b->mr.pages_offset +
-                          rs->page_size - 1) / rs->page_size;
             /* read the runs of clear bits in this allocated range */
             while ((p = fr_bitmap_next(&b->present, p, false)) < e) {
                 uint64_t run = fr_bitmap_next(&b->present, p, true) - p;
@@ -364,8 +356,8 @@ static void check_stale(struct verify *v, struct savefile *sf,
                 }
                 p += run;
             }
-            pos = h;
         }
+        fr_extents_free(&x);
         if (stale) {
             finding(v, SEV_WARNING, first,
                     "ram block '%s': %" PRIu64 " pages of stale data under "

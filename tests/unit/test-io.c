@@ -6,6 +6,7 @@
  * truncated while read, and the error paths of the zstd and filter
  * backends.
  */
+#include "extents.h"
 #include "io.h"
 
 #include <errno.h>
@@ -536,6 +537,39 @@ static void test_file_seek_back(void)
     p = fr_src_peek(&s, W);
     EXPECT_TRUE(p && memcmp(p, data, W) == 0 && sum < ~0u);
     fr_src_close(&s);
+    close(fd);
+    unlink(name);
+}
+
+/* The allocated ranges of a sparse file with more islands than one
+ * FIEMAP batch holds, found whole and in order, clipped to the range
+ * asked for. */
+static void test_extents(void)
+{
+    char name[] = "/tmp/fr-test-io-XXXXXX";
+    const uint64_t n = 1500, gap = 3 * 4096;
+    struct fr_extents x;
+    uint64_t from, to, k = 0;
+    bool in_order = true;
+    int fd = mkstemp(name);
+
+    for (uint64_t i = 0; fd >= 0 && i < n; i++) {
+        if (pwrite(fd, data, 4096, (off_t)(i * gap)) != 4096) {
+            perror("test file");
+            abort();
+        }
+    }
+    /* from the middle of the first island to inside the last one */
+    fr_extents_init(&x, fd, 2048, (n - 1) * gap + 1024);
+    while (fr_extents_next(&x, &from, &to)) {
+        uint64_t want = k * gap;
+        in_order &= from == (k ? want : 2048) &&
+                    to == (k == n - 1 ? want + 1024 : want + 4096);
+        k++;
+    }
+    fr_extents_free(&x);
+    EXPECT_EQ_U64(k, n);
+    EXPECT_TRUE(in_order);
     close(fd);
     unlink(name);
 }
@@ -1149,6 +1183,7 @@ int main(void)
     unlink(tmpname);
     test_file_release();
     test_file_seek_back();
+    test_extents();
     test_mapped_shrinks();
     test_fd_errors();
     test_pipe();
