@@ -136,6 +136,13 @@ static struct sv_section *sec_add(struct sv_reader *r, uint32_t id)
     return sec;
 }
 
+/* The 5 bytes of SEC's footer: 7e be32 id. */
+static void footer_bytes(const struct sv_section *sec, uint8_t out[5])
+{
+    out[0] = SV_FOOTER;
+    fr_be32enc(out + 1, sec->id);
+}
+
 /* ---- header and configuration ------------------------------------------ */
 
 static int read_counted(struct fr_src *s, char out[256], const char *what)
@@ -560,8 +567,9 @@ static int skip_by_vmdesc(struct sv_reader *r, const struct sv_token *t,
     }
     if (r->footers != SV_FOOTERS_OFF) {
         const uint8_t *p = fr_src_peek(s, 5);
-        if (p && (p[0] != SV_FOOTER || fr_be32dec(p + 1) != t->sec->id) &&
-            r->footers == SV_FOOTERS_ON) {
+        uint8_t pat[5];
+        footer_bytes(t->sec, pat);
+        if (p && memcmp(p, pat, 5) != 0 && r->footers == SV_FOOTERS_ON) {
             return fr_fail(s->err, FR_E_CORRUPT, fr_src_tell(s),
                            "device section '%s': no footer where the vmdesc "
                            "says its %llu-byte body ends", t->sec->idstr,
@@ -575,12 +583,12 @@ static int skip_by_footer(struct sv_reader *r, const struct sv_token *t,
                           sv_body_fn fn, void *opaque)
 {
     struct fr_src *s = r->src;
-    uint8_t pat[5] = { SV_FOOTER };
+    uint8_t pat[5];
     /* most sections are small: asking for a whole window each time would
      * refill it (and move it) once per section on a pipe */
     size_t want = 16384;
 
-    fr_be32enc(pat + 1, t->sec->id);
+    footer_bytes(t->sec, pat);
     for (;; want = want < FR_SRC_BUFSIZE / 2 ? want * 2 : FR_SRC_BUFSIZE) {
         size_t avail, i;
         const uint8_t *p = fr_src_peek_upto(s, want, &avail);
@@ -699,10 +707,10 @@ int sv_skip_body(struct sv_reader *r, const struct sv_token *t,
         /* QEMU goes by the footer, not by the vmdesc: a vmdesc size with
          * no footer behind it gives way to the section's footer further
          * on, if there is one (verify reports the disagreement) */
-        uint8_t pat[5] = { SV_FOOTER };
+        uint8_t pat[5];
         size_t avail;
         const uint8_t *p = fr_src_peek(s, (size_t)dev->size + 5);
-        fr_be32enc(pat + 1, t->sec->id);
+        footer_bytes(t->sec, pat);
         if (p && memcmp(p + dev->size, pat, 5) != 0 &&
             (p = fr_src_peek_upto(s, FR_SRC_BUFSIZE, &avail)) &&
             memmem(p, avail, pat, 5)) {
@@ -918,12 +926,12 @@ int sv_write_token(struct fr_sink *k, const struct sv_token *t)
 int sv_write_footer(struct fr_sink *k, enum sv_footers footers,
                     const struct sv_section *sec)
 {
-    uint8_t b[5] = { SV_FOOTER };
+    uint8_t b[5];
 
     if (footers != SV_FOOTERS_ON) {
         return 0;
     }
-    fr_be32enc(b + 1, sec->id);
+    footer_bytes(sec, b);
     return fr_sink_write(k, b, 5);
 }
 
