@@ -776,6 +776,12 @@ static void release(struct fr_sink *k)
     k->zbuf = k->buf = NULL;
 }
 
+/* Where what was written ends: sequential and positioned writes alike. */
+static uint64_t written_end(const struct fr_sink *k)
+{
+    return k->pos > k->high ? k->pos : k->high;
+}
+
 /* Rename K's temporary file to its target; without --force, only if no
  * file took that name while K was written.  Returns 0, or -1 with errno. */
 static int put_in_place(struct fr_sink *k)
@@ -827,7 +833,7 @@ int fr_sink_prepare(struct fr_sink *k)
     if (finish_writing(k) < 0) {
         return -1;
     }
-    end = k->zstd ? 0 : (k->pos > k->high ? k->pos : k->high);
+    end = k->zstd ? 0 : written_end(k);
     mode_t mask = umask(0);
     umask(mask);
     /* mkstemp made it 0600: give it the mode a new file would get */
@@ -851,8 +857,6 @@ int fr_sink_prepare(struct fr_sink *k)
 
 int fr_sink_commit(struct fr_sink *k)
 {
-    uint64_t end;
-
     if (k->tmp_path) {
         if (fr_sink_prepare(k) < 0) {
             return -1;
@@ -879,8 +883,7 @@ int fr_sink_commit(struct fr_sink *k)
         return -1;
     }
     if (k->scratch) {
-        end = k->pos > k->high ? k->pos : k->high;
-        if (ftruncate(k->fd, (off_t)end) < 0) {
+        if (ftruncate(k->fd, (off_t)written_end(k)) < 0) {
             fr_fail_sys(k->err, errno, FR_NO_OFFSET, "cannot finish the "
                         "temporary file");
             fr_sink_abort(k);
