@@ -160,7 +160,6 @@ static const struct argp convert_argp = {
     NULL, NULL, NULL
 };
 
-/* Is OUTPUT the very file INPUT is? */
 static int run_convert(int argc, char **argv)
 {
     struct convert_args a = { .o = { .zstd_level = 3 } };
