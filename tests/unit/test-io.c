@@ -444,6 +444,27 @@ static void test_file(int fd)
     free(tmp);
 }
 
+/* A sparse file of LEN bytes made from the template NAME, the first and
+ * the last W bytes of DATA at its ends, opened as S and mapped.  Returns
+ * its descriptor. */
+static int open_mapped(char *name, size_t len, struct fr_src *s,
+                       struct fr_err *err)
+{
+    int fd = mkstemp(name);
+
+    if (fd < 0 || ftruncate(fd, (off_t)len) < 0 ||
+        pwrite(fd, data, W, 0) != (ssize_t)W ||
+        pwrite(fd, data + W, W, (off_t)(len - W)) != (ssize_t)W) {
+        perror("test file");
+        abort();
+    }
+    fr_err_clear(err);
+    EXPECT_TRUE(fr_src_open_fd(s, fd, err) == 0);
+    fr_src_map(s);
+    EXPECT_TRUE(s->mapped);
+    return fd;
+}
+
 /* A big mapped file: the reader lets go of the pages behind it, and a
  * pointer into them still reads the file's bytes. */
 static void test_file_release(void)
@@ -454,18 +475,8 @@ static void test_file_release(void)
     struct fr_src s;
     const uint8_t *first, *p;
     size_t avail;
-    int fd = mkstemp(name);
+    int fd = open_mapped(name, len, &s, &err);
 
-    if (fd < 0 || ftruncate(fd, (off_t)len) < 0 ||
-        pwrite(fd, data, W, 0) != (ssize_t)W ||
-        pwrite(fd, data + W, W, (off_t)(len - W)) != (ssize_t)W) {
-        perror("test file");
-        abort();
-    }
-    fr_err_clear(&err);
-    EXPECT_TRUE(fr_src_open_fd(&s, fd, &err) == 0);
-    fr_src_map(&s);
-    EXPECT_TRUE(s.mapped);
     first = fr_src_peek(&s, W);
     EXPECT_TRUE(first != NULL);
     while ((p = fr_src_peek_upto(&s, W, &avail)) && avail) {
@@ -516,17 +527,8 @@ static void test_file_seek_back(void)
     const uint8_t *p;
     size_t avail;
     unsigned sum = 0;
-    int fd = mkstemp(name);
+    int fd = open_mapped(name, len, &s, &err);
 
-    if (fd < 0 || ftruncate(fd, (off_t)len) < 0 ||
-        pwrite(fd, data, W, 0) != (ssize_t)W) {
-        perror("test file");
-        abort();
-    }
-    fr_err_clear(&err);
-    EXPECT_TRUE(fr_src_open_fd(&s, fd, &err) == 0);
-    fr_src_map(&s);
-    EXPECT_TRUE(s.mapped);
     while ((p = fr_src_peek_upto(&s, 4096, &avail)) && avail) {
         sum += p[0];            /* map the page */
         fr_src_consume(&s, avail);
