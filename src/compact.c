@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "place.h"
 #include "zero.h"
 
@@ -121,14 +122,12 @@ static int found_section(void *opaque, const struct sv_token *t,
         c->no_read_back = true;
         return 0;
     }
-    if ((c->nrsec & (c->nrsec - 1)) == 0) {
-        struct resend_section *r = realloc(
-            c->rsec, (c->nrsec ? c->nrsec * 2 : 16) * sizeof(*r));
-        if (!r) {
-            return no_memory(&c->in->err);
-        }
-        c->rsec = r;
+    struct resend_section *r = fr_room_for_one(c->rsec, c->nrsec,
+                                               sizeof(*r));
+    if (!r) {
+        return no_memory(&c->in->err);
     }
+    c->rsec = r;
     c->rsec[c->nrsec++] = c->cur;
     return 0;
 }
@@ -412,8 +411,9 @@ int compact_stream(struct savefile *in, const char *path, struct fr_sink *out,
      * otherwise each copy goes to a scratch image, deltas applied. */
     c.read_back = !c.no_read_back && !sum1.ram.n_xbzrle &&
                   in->src == &in->file && fr_src_data_stays(in->src);
-    c.buf = malloc((size_t)BACK_PAGES * 65536);
-    if (!c.buf) {
+    /* the scratch image's pages are read back through it */
+    c.buf = c.read_back ? NULL : malloc((size_t)BACK_PAGES * 65536);
+    if (!c.read_back && !c.buf) {
         no_memory(&in->err);
         goto out;
     }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "endian.h"
+#include "grow.h"
 
 /* Compression formats recognised by magic, outside a libvirt header. */
 static const struct {
@@ -263,16 +264,6 @@ static void preload_vmdesc(struct savefile *sf, struct sf_summary *sum)
     s->err = &sf->err;
 }
 
-/* ARRAY, of N entries of SIZE bytes, with room for one more (it doubles
- * at powers of two), or NULL when out of memory. */
-static void *room_for_one(void *array, size_t n, size_t size)
-{
-    if (n & (n - 1)) {
-        return array;
-    }
-    return realloc(array, (n ? n * 2 : 8) * size);
-}
-
 static int add_device(struct sf_summary *sum, const struct sv_token *t,
                       uint64_t len, enum sv_delim how, struct fr_err *err)
 {
@@ -286,7 +277,7 @@ static int add_device(struct sf_summary *sum, const struct sv_token *t,
         }
         sum->parts_listed++;
     }
-    d = room_for_one(sum->devs, sum->ndevs, sizeof(*d));
+    d = fr_room_for_one(sum->devs, sum->ndevs, sizeof(*d));
     if (!d) {
         return fr_fail(err, FR_E_NOMEM, t->offset, "out of memory");
     }
@@ -310,7 +301,7 @@ static int add_command(struct sf_summary *sum, const struct sv_token *t,
         sum->cmds_unlisted++;
         return 0;
     }
-    c = room_for_one(sum->cmds, sum->ncmds, sizeof(*c));
+    c = fr_room_for_one(sum->cmds, sum->ncmds, sizeof(*c));
     if (!c) {
         return fr_fail(err, FR_E_NOMEM, t->offset, "out of memory");
     }
