@@ -284,6 +284,7 @@ static void outputs_close(struct outputs *o)
 struct from_stream {
     struct outputs out;
     struct placer pl;
+    struct lookahead *la;
     const struct extract_args *a;
     struct savefile *sf;
 };
@@ -299,6 +300,7 @@ static int stream_blocks(void *opaque, struct ram_state *rs)
     for (size_t i = 0; i < rs->nblocks; i++) {
         x->pl.sink[i] = x->out.want[i] ? &x->out.sink[i] : NULL;
     }
+    x->pl.la = x->la;
     if (x->a->threads > 1) {
         placer_start_writer(&x->pl);
     }
@@ -323,6 +325,8 @@ static int extract_stream(struct savefile *sf, const struct extract_args *a)
     };
     int ret = FR_EXIT_OK;
 
+    /* a thread of its own: with one, pages are placed as they come */
+    x.la = a->threads > 1 ? lookahead_start(sf, LOOKAHEAD_MAX_SLOTS) : NULL;
     if (savefile_walk(sf, &sum, &v) < 0 || placer_flush(&x.pl) < 0 ||
         (!sum.have_ram && fr_fail(&sf->err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
                                   "the stream has no ram section") < 0) ||
@@ -333,6 +337,7 @@ static int extract_stream(struct savefile *sf, const struct extract_args *a)
         }
     }
     placer_free(&x.pl);
+    lookahead_free(x.la);
     outputs_close(&x.out);
     savefile_summary_free(&sum);
     return ret;

@@ -43,6 +43,7 @@ struct conv {
     uint64_t in_size;           /* for progress; 0 if unknown */
     /* stream -> image */
     struct placer pl;
+    struct lookahead *la;
     /* image -> stream */
     bool pages_done;
     uint64_t pages_total, pages_seen;
@@ -135,6 +136,7 @@ static int s2i_blocks(void *opaque, struct ram_state *rs)
         return -1;
     }
     c->pl.keep_stale = c->o->internal;
+    c->pl.la = c->la;
     if (c->o->threads > 1) {
         placer_start_writer(&c->pl);
     }
@@ -197,6 +199,8 @@ int convert_stream_to_image(struct savefile *in, struct fr_sink *out,
                 "a pipe");
         return -1;
     }
+    /* a thread of its own: with one, pages are placed as they come */
+    c.la = o->threads > 1 ? lookahead_start(in, LOOKAHEAD_MAX_SLOTS) : NULL;
     if (savefile_walk(in, &sum, &v) < 0 || placer_flush(&c.pl) < 0) {
         goto out;
     }
@@ -217,6 +221,7 @@ int convert_stream_to_image(struct savefile *in, struct fr_sink *out,
     ret = 0;
 out:
     placer_free(&c.pl);
+    lookahead_free(c.la);
     savefile_summary_free(&sum);
     return ret;
 }

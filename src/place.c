@@ -183,6 +183,29 @@ static int make_zero(struct placer *pl, size_t block, uint64_t page)
     return pl->keep_stale ? 0 : queue(pl, block, page, NULL);
 }
 
+/* Place the page's last copy, which the lookahead found, instead of REC. */
+static int place_last(struct placer *pl, const struct ram_record *rec)
+{
+    const uint8_t *data;
+    bool zero;
+
+    if (lookahead_last(pl->la, rec, pl->page_size, pl->page, &zero,
+                       &data) < 0) {
+        return -1;
+    }
+    if (zero || fr_is_zero(data, pl->page_size)) {
+        /* Met as data, it sits in a run of data pages: zeros keep the
+         * run in one write, where a hole would cost a write and an extent
+         * of its own (placing each copy leaves the same zeros). */
+        if (rec->kind != RAM_ZERO && !pl->keep_stale) {
+            fr_bitmap_clear(&pl->bits[rec->block], rec->page);
+            return queue(pl, rec->block, rec->page, NULL);
+        }
+        return make_zero(pl, rec->block, rec->page);
+    }
+    return store(pl, rec->block, rec->page, data);
+}
+
 int placer_record(struct placer *pl, const struct ram_record *rec)
 {
     uint32_t ps = pl->page_size;
@@ -190,6 +213,14 @@ int placer_record(struct placer *pl, const struct ram_record *rec)
 
     if (rec->block >= pl->nblocks || !pl->sink[rec->block]) {
         return 0;
+    }
+    switch (pl->la ? lookahead_check(pl->la, rec) : LA_PLACE) {
+    case LA_SKIP:
+        return 0;
+    case LA_LAST:
+        return place_last(pl, rec);
+    case LA_PLACE:
+        break;
     }
     if (rec->kind == RAM_XBZRLE) {
         /* the delta applies to the page as the destination has it now */

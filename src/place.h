@@ -2,7 +2,8 @@
  * Placing classic page records at fixed offsets: the engine behind
  * stream-to-image and extract.  Each record lands at BASE[block] + page *
  * page_size in SINK[block] (blocks without a sink are skipped); runs of
- * contiguous pages go out in one pwrite; the last copy of a page wins;
+ * contiguous pages go out in one pwrite; the last copy of a page wins
+ * (with a lookahead, it is placed where the page is met first);
  * XBZRLE deltas apply to the page as already written (read back); zero
  * pages are not written (holes), and a page that becomes zero after it
  * was written is overwritten with zeros.  One bit per page says what
@@ -15,6 +16,7 @@
 #include <stdint.h>
 
 #include "bitmap.h"
+#include "lookahead.h"
 #include "ram.h"
 #include "sink.h"
 #include "wqueue.h"
@@ -48,6 +50,7 @@ struct placer {
     uint64_t run_start, run_count;
     uint8_t *page;
     struct fr_err *err;         /* for out-of-memory */
+    struct lookahead *la;       /* or NULL: set by the caller */
     struct fr_wqueue wq;        /* the writer thread, when started */
 };
 

@@ -346,6 +346,7 @@ static int read_record(struct ram_state *rs, struct fr_src *s,
     case RAM_FLAG_PAGE:
         rec.kind = RAM_PAGE;
         rec.len = rs->page_size;
+        rec.data_offset = fr_src_tell(s);
         rec.data = fr_src_peek(s, rs->page_size);
         if (!rec.data) {
             if (!fr_src_failed(s)) {
@@ -376,6 +377,7 @@ static int read_record(struct ram_state *rs, struct fr_src *s,
                            "xbzrle delta of %zu bytes is larger than a "
                            "page", rec.len);
         }
+        rec.data_offset = fr_src_tell(s);
         rec.data = fr_src_peek(s, rec.len);
         if (!rec.data) {
             if (!fr_src_failed(s)) {

@@ -82,6 +82,7 @@ struct ram_record {
     uint64_t page;              /* page index in the block */
     uint64_t offset;            /* of the record's flags word */
     const uint8_t *data;        /* PAGE: the page; XBZRLE: the delta */
+    uint64_t data_offset;       /* ... and where it lies in the input */
     size_t len;                 /* bytes at DATA */
     bool resent;                /* the page was sent before */
 };
