@@ -52,8 +52,9 @@ static const struct argp_option options[] = {
       0 },
     { "threads", OPT_THREADS, "N", 0,
       "Threads (default: the number of CPUs, at most 8): from 2, "
-      "stream-to-image writes pages from a thread of its own; --zstd uses N "
-      "workers; the output is the same for any N", 0 },
+      "stream-to-image writes pages from a thread of its own, and reads a "
+      "stream file ahead from another to write each resent page once; "
+      "--zstd uses N workers; the output is the same for any N", 0 },
     { 0 }
 };
 

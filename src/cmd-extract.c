@@ -46,8 +46,10 @@ static const struct argp_option options[] = {
       "Do not fsync the files before renaming them into place (faster; a "
       "system crash soon after can leave them empty or partial)", 0 },
     { "threads", OPT_THREADS, "N", 0,
-      "Copy an image's pages with N threads (default: the number of CPUs, "
-      "at most 8); the files are the same for any N", 0 },
+      "Threads (default: the number of CPUs, at most 8): an image's pages "
+      "are copied by N threads; from 2, a stream's pages are written from a "
+      "thread of its own, and a stream file is read ahead from another to "
+      "write each resent page once; the files are the same for any N", 0 },
     { "bypass-cache", OPT_BYPASS_CACHE, NULL, 0, FR_BYPASS_CACHE_HELP, 0 },
     { 0 }
 };

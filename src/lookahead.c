@@ -197,12 +197,13 @@ static void *walk(void *opaque)
 
 struct lookahead *lookahead_start(struct savefile *in, uint64_t max_slots)
 {
+    const char *test = getenv("FIXEDRAM_TEST_LOOKAHEAD");
     struct lookahead *la;
     char path[64];
     int fd;
 
     if (in->src != &in->file || !fr_src_data_stays(in->src) ||
-        !S_ISREG(in->st.st_mode)) {
+        !S_ISREG(in->st.st_mode) || (test && strcmp(test, "off") == 0)) {
         return NULL;
     }
     /* the same file, with a file offset of its own */
@@ -228,6 +229,9 @@ struct lookahead *lookahead_start(struct savefile *in, uint64_t max_slots)
         savefile_close(&la->sf);
         free(la);
         return NULL;
+    }
+    if (test && strcmp(test, "wait") == 0) {
+        lookahead_wait(la);     /* for tests: every verdict from it */
     }
     return la;
 }

@@ -37,7 +37,8 @@ struct lookahead;
  * for tests), when IN is a mapped regular file whose stream is not
  * compressed; else (or when out of memory, or without a thread) return
  * NULL: a lookahead is only a shortcut.  Errors reading the last copies
- * go to IN's err.
+ * go to IN's err.  For the test suite, FIXEDRAM_TEST_LOOKAHEAD=off in the
+ * environment starts none, =wait waits until the walk has ended.
  */
 struct lookahead *lookahead_start(struct savefile *in, uint64_t max_slots);
 
