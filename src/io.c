@@ -55,6 +55,14 @@ static ssize_t fd_fill(struct fr_src *s, uint8_t *buf, size_t n)
     }
 }
 
+/* How far a mapped reader runs before it drops the pages behind it, and
+ * how much it keeps by default: what callers may still be using (diff's
+ * run of up to 256 page records) should not have to be mapped again. */
+#define MAP_RELEASE_STEP (4u << 20)
+#define MAP_KEEP (8u << 20)
+/* ... and for a lean one (fr_src_map_lean), which keeps nothing */
+#define MAP_LEAN_STEP (1u << 20)
+
 void fr_src_map(struct fr_src *s)
 {
     if (!s->seekable || s->mapped || s->fd < 0 || s->size == 0 ||
@@ -75,8 +83,15 @@ void fr_src_map(struct fr_src *s)
     s->cap = s->end = (size_t)s->size;
     s->start = (size_t)s->pos;
     s->released = s->start & ~(size_t)4095;
+    s->keep = MAP_KEEP;
     s->eof = true;
     s->fill = mem_fill;
+}
+
+void fr_src_map_lean(struct fr_src *s)
+{
+    fr_src_map(s);
+    s->keep = 0;
 }
 
 void fr_pipe_widen(int fd)
@@ -441,21 +456,21 @@ const uint8_t *fr_src_peek(struct fr_src *s, size_t n)
     return p && avail == n ? p : NULL;
 }
 
-/* How far a mapped reader runs before it drops the pages behind it, and
- * how much it keeps: what callers may still be using (diff's run of up to
- * 256 page records) should not have to be mapped again. */
-#define MAP_RELEASE_STEP (4u << 20)
-#define MAP_KEEP (8u << 20)
 
 /* Unmap the pages of a mapped file behind the reader: they stay in the
  * page cache, but no longer count as this process's memory.  A pointer a
  * caller still holds there stays valid: reading it maps the page again. */
+static size_t release_step(const struct fr_src *s)
+{
+    return s->keep ? MAP_RELEASE_STEP : MAP_LEAN_STEP;
+}
+
 static void release_behind(struct fr_src *s)
 {
-    if (s->start < MAP_KEEP) {
+    if (s->start < s->keep) {
         return;
     }
-    size_t to = (s->start - MAP_KEEP) & ~(size_t)(MAP_RELEASE_STEP - 1);
+    size_t to = (s->start - s->keep) & ~(release_step(s) - 1);
     if (to > s->released) {
         madvise(s->buf + s->released, to - s->released, MADV_DONTNEED);
         s->released = to;
@@ -469,7 +484,7 @@ void fr_src_consume(struct fr_src *s, size_t n)
     }
     s->start += n;
     s->pos += n;
-    if (s->mapped && s->start - s->released >= MAP_KEEP + MAP_RELEASE_STEP) {
+    if (s->mapped && s->start - s->released >= s->keep + release_step(s)) {
         release_behind(s);
     }
 }

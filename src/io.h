@@ -43,6 +43,7 @@ struct fr_src {
     bool decompressed;      /* offsets are into decompressed data */
     bool mapped;            /* buf maps the whole file (see io.c) */
     size_t released;        /* mapped: buf[0, released) was dropped */
+    size_t keep;            /* mapped: bytes kept behind the reader */
     bool direct;            /* read through dfd: fr_src_bypass_cache */
     bool dfd_open;
     int dfd;
@@ -78,6 +79,10 @@ void fr_pipe_widen(int fd);
  * file that shrinks while mapped raises SIGBUS (see fr_sink_catch_signals).
  */
 void fr_src_map(struct fr_src *s);
+
+/* fr_src_map for a reader that keeps no pointer to what it has consumed:
+ * only a few MiB around the reader stay mapped. */
+void fr_src_map_lean(struct fr_src *s);
 
 /* Make S read the LEN bytes at P (not copied; P must outlive S). */
 void fr_src_open_mem(struct fr_src *s, const void *p, size_t len,

@@ -222,7 +222,7 @@ struct lookahead *lookahead_start(struct savefile *in, uint64_t max_slots)
         free(la);
         return NULL;
     }
-    fr_src_map(&la->sf.file);
+    fr_src_map_lean(&la->sf.file);   /* it keeps no pointers */
     la->err = &in->err;
     la->max_slots = max_slots;
     if (pthread_create(&la->thread, NULL, walk, la) != 0) {

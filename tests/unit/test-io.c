@@ -543,6 +543,36 @@ static void test_file_seek_back(void)
     unlink(name);
 }
 
+/* A lean mapping keeps nothing behind the reader: about 1 MiB of it is
+ * resident at any time, where fr_src_map keeps a window of 8 MiB. */
+static void test_file_lean(void)
+{
+    char name[] = "/tmp/fr-test-io-XXXXXX";
+    const size_t len = (size_t)32 << 20;
+    struct fr_err err;
+    struct fr_src s;
+    const uint8_t *p;
+    size_t avail;
+    unsigned sum = 0;
+    unsigned long most = 0;
+    int fd = open_mapped(name, len, &s, &err);
+
+    fr_src_map_lean(&s);
+    while ((p = fr_src_peek_upto(&s, 4096, &avail)) && avail) {
+        sum += p[0];            /* map the page */
+        if ((fr_src_tell(&s) + avail) % (1u << 20) == 0) {
+            unsigned long kib = mapped_kib(s.buf);
+            most = kib > most ? kib : most;
+        }
+        fr_src_consume(&s, avail);
+    }
+    EXPECT_EQ_U64(fr_src_tell(&s), len);
+    EXPECT_TRUE(most >= 1024 && most < 3072 && sum < ~0u);
+    fr_src_close(&s);
+    close(fd);
+    unlink(name);
+}
+
 /* The allocated ranges of a sparse file with more islands than one
  * FIEMAP batch holds, found whole and in order, clipped to the range
  * asked for. */
@@ -1185,6 +1215,7 @@ int main(void)
     unlink(tmpname);
     test_file_release();
     test_file_seek_back();
+    test_file_lean();
     test_extents();
     test_mapped_shrinks();
     test_fd_errors();
