@@ -456,15 +456,14 @@ const uint8_t *fr_src_peek(struct fr_src *s, size_t n)
     return p && avail == n ? p : NULL;
 }
 
-
-/* Unmap the pages of a mapped file behind the reader: they stay in the
- * page cache, but no longer count as this process's memory.  A pointer a
- * caller still holds there stays valid: reading it maps the page again. */
 static size_t release_step(const struct fr_src *s)
 {
     return s->keep ? MAP_RELEASE_STEP : MAP_LEAN_STEP;
 }
 
+/* Unmap the pages of a mapped file behind the reader: they stay in the
+ * page cache, but no longer count as this process's memory.  A pointer a
+ * caller still holds there stays valid: reading it maps the page again. */
 static void release_behind(struct fr_src *s)
 {
     if (s->start < s->keep) {
