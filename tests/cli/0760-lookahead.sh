@@ -5,15 +5,18 @@
 # FIXEDRAM_TEST_LOOKAHEAD=wait lets it finish before the main pass starts
 # (every resent page goes its way), =off leaves it out (every copy is
 # placed as it comes).  One stream resends pages every way; the other has
-# XBZRLE pages too, whose XBZRLE last copies are placed as they come.
+# XBZRLE pages too, whose XBZRLE last copies are placed as they come; a
+# third is wrapped in a libvirt header (the last copies lie past it).
 . "$TESTS_SRCDIR/lib.sh"
 
 $MKSTREAM --seed=12 --resend=6000 --zero-percent=40 \
     --blocks=pc.ram:16M,vga.vram:4M --dump-dir=ram.s s.bin
 $MKSTREAM --seed=13 --resend=3000 --xbzrle=800 --zero-percent=40 \
     --blocks=pc.ram:16M,vga.vram:4M --dump-dir=ram.x x.bin
+$MKSTREAM --seed=14 --resend=4000 --zero-percent=40 --libvirt=raw \
+    --blocks=pc.ram:16M,vga.vram:4M --dump-dir=ram.l l.bin
 
-for f in s x; do
+for f in s x l; do
     for m in off wait; do
         export FIXEDRAM_TEST_LOOKAHEAD=$m
         $FIXEDRAM convert --threads=2 stream-to-image $f.bin $f.$m.img
