@@ -28,8 +28,9 @@ static const struct argp_option options[] = {
     { "output", OPT_OUTPUT, "FORMAT", 0,
       "Output format: human (default) or json", 0 },
     { "threads", OPT_THREADS, "N", 0,
-      "Hash an image's pages with N threads (default: the number of CPUs, "
-      "at most 8)", 0 },
+      "Threads (default: the number of CPUs, at most 8): an image's pages "
+      "are hashed by N threads; from 2, a thread maps a stream file ahead "
+      "of its reader", 0 },
     { "bypass-cache", OPT_BYPASS_CACHE, NULL, 0, FR_BYPASS_CACHE_HELP, 0 },
     { 0 }
 };
@@ -136,6 +137,9 @@ static int run_checksum(int argc, char **argv)
         ret = fr_report(&sf.err, a.path);
         savefile_close(&sf);
         return ret;
+    }
+    if (a.threads > 1) {
+        fr_src_prefault(&sf.file);      /* a stream is read by one thread */
     }
     /* A classic stream file is hashed in one pass unless it has XBZRLE
      * pages (then it is read again); images, streams with XBZRLE and

@@ -341,6 +341,9 @@ static int run_diff(int argc, char **argv)
             bad = i;
             goto out;
         }
+        if (fr_default_threads() > 1) {
+            fr_src_prefault(&s[i].sf.file);     /* read by one thread */
+        }
     }
     /* one classic stream file is compared where its records lie */
     for (int i = 0; i < 2 && !s[0].direct; i++) {

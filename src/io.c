@@ -21,6 +21,8 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "prefault.h"
+
 static int src_init(struct fr_src *s, struct fr_err *err, size_t cap)
 {
     memset(s, 0, sizeof(*s));
@@ -92,6 +94,17 @@ void fr_src_map_lean(struct fr_src *s)
 {
     fr_src_map(s);
     s->keep = 0;
+}
+
+/* How often the prefault thread hears where the reader is. */
+#define PREFAULT_NOTE (1u << 20)
+
+void fr_src_prefault(struct fr_src *s)
+{
+    if (s->mapped && !s->pf) {
+        s->pf = fr_prefault_start(s->buf, s->cap, s->start);
+        s->pf_next = s->start + PREFAULT_NOTE;
+    }
 }
 
 void fr_pipe_widen(int fd)
@@ -413,6 +426,8 @@ void fr_src_close(struct fr_src *s)
         free(s->buf);
     }
     if (s->mapped) {
+        fr_prefault_stop(s->pf);
+        s->pf = NULL;
         munmap(s->buf, s->cap);
         s->mapped = false;
     }
@@ -485,6 +500,10 @@ void fr_src_consume(struct fr_src *s, size_t n)
     s->pos += n;
     if (s->mapped && s->start - s->released >= s->keep + release_step(s)) {
         release_behind(s);
+    }
+    if (s->pf && s->start >= s->pf_next) {
+        fr_prefault_note(s->pf, s->start);
+        s->pf_next = s->start + PREFAULT_NOTE;
     }
 }
 
@@ -568,6 +587,10 @@ int fr_src_seek(struct fr_src *s, uint64_t off, const char *what)
                 from = from < s->released ? from : s->released;
                 madvise(s->buf + from, s->cap - from, MADV_DONTNEED);
                 s->released = (size_t)off & ~(size_t)4095;
+                if (s->pf) {
+                    fr_prefault_note(s->pf, (size_t)off);
+                    s->pf_next = (size_t)off + PREFAULT_NOTE;
+                }
             }
             s->start = (size_t)off;
             s->pos = off;

@@ -44,6 +44,8 @@ struct fr_src {
     bool mapped;            /* buf maps the whole file (see io.c) */
     size_t released;        /* mapped: buf[0, released) was dropped */
     size_t keep;            /* mapped: bytes kept behind the reader */
+    struct fr_prefault *pf; /* mapped: fills page tables ahead, or NULL */
+    size_t pf_next;         /* ... told where the reader is from here on */
     bool direct;            /* read through dfd: fr_src_bypass_cache */
     bool dfd_open;
     int dfd;
@@ -83,6 +85,10 @@ void fr_src_map(struct fr_src *s);
 /* fr_src_map for a reader that keeps no pointer to what it has consumed:
  * only a few MiB around the reader stay mapped. */
 void fr_src_map_lean(struct fr_src *s);
+
+/* For a mapped S whose reader has a CPU to itself: from now on, a thread
+ * fills the mapping's page tables ahead of the reader (prefault.h). */
+void fr_src_prefault(struct fr_src *s);
 
 /* Make S read the LEN bytes at P (not copied; P must outlive S). */
 void fr_src_open_mem(struct fr_src *s, const void *p, size_t len,

@@ -573,6 +573,53 @@ static void test_file_lean(void)
     unlink(name);
 }
 
+/* KiB of the mapping at ADDR resident once the prefault thread had up to
+ * five seconds to get there (it gets there in microseconds). */
+static unsigned long wait_mapped_kib(const void *addr, unsigned long want)
+{
+    unsigned long kib = 0;
+
+    for (int i = 0; i < 5000 && (kib = mapped_kib(addr)) < want; i++) {
+        usleep(1000);
+    }
+    return kib;
+}
+
+/* The prefault thread fills the page tables PREFAULT_AHEAD past the
+ * reader, before the reader touches anything, and no further; the reader
+ * reads the file's bytes, forward and after a seek back. */
+static void test_file_prefault(void)
+{
+    char name[] = "/tmp/fr-test-io-XXXXXX";
+    const size_t len = (size_t)32 << 20;
+    const unsigned long ahead = (4u << 20) / 1024;
+    struct fr_err err;
+    struct fr_src s;
+    const uint8_t *p;
+    size_t avail;
+    int fd = open_mapped(name, len, &s, &err);
+
+    fr_src_prefault(&s);
+    EXPECT_TRUE(s.pf != NULL);
+    EXPECT_EQ_U64(wait_mapped_kib(s.buf, ahead), ahead);
+    usleep(20000);
+    EXPECT_EQ_U64(mapped_kib(s.buf), ahead);    /* and no further */
+    p = fr_src_peek(&s, W);
+    EXPECT_TRUE(p && memcmp(p, data, W) == 0);
+    while ((p = fr_src_peek_upto(&s, W, &avail)) && avail) {
+        fr_src_consume(&s, avail);
+    }
+    EXPECT_EQ_U64(fr_src_tell(&s), len);
+    EXPECT_TRUE(fr_src_seek(&s, 0, "x") == 0);
+    EXPECT_TRUE(wait_mapped_kib(s.buf, ahead) >= ahead);
+    p = fr_src_peek(&s, W);
+    EXPECT_TRUE(p && memcmp(p, data, W) == 0);
+    EXPECT_TRUE(!fr_src_failed(&s));
+    fr_src_close(&s);
+    close(fd);
+    unlink(name);
+}
+
 /* The allocated ranges of a sparse file with more islands than one
  * FIEMAP batch holds, found whole and in order, clipped to the range
  * asked for. */
@@ -1216,6 +1263,7 @@ int main(void)
     test_file_release();
     test_file_seek_back();
     test_file_lean();
+    test_file_prefault();
     test_extents();
     test_mapped_shrinks();
     test_fd_errors();
