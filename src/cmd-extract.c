@@ -18,6 +18,7 @@
 #include "exit.h"
 #include "pagesrc.h"
 #include "parallel.h"
+#include "lookahead.h"
 #include "place.h"
 #include "sink.h"
 

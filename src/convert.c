@@ -24,6 +24,7 @@
 #include <sys/uio.h>
 
 #include "endian.h"
+#include "lookahead.h"
 #include "place.h"
 #include "zero.h"
 

@@ -16,10 +16,11 @@
 #include <stdint.h>
 
 #include "bitmap.h"
-#include "lookahead.h"
 #include "ram.h"
 #include "sink.h"
 #include "wqueue.h"
+
+struct lookahead;
 
 #define PLACER_BUFS FR_WQ_MAX
 #define PLACER_SEGS 256
