@@ -465,6 +465,25 @@ static int open_mapped(char *name, size_t len, struct fr_src *s,
     return fd;
 }
 
+/* Close and remove what open_mapped made. */
+static void close_mapped(char *name, struct fr_src *s, int fd)
+{
+    fr_src_close(s);
+    close(fd);
+    unlink(name);
+}
+
+/* Consume S to its end, W bytes at a time. */
+static void read_to_end(struct fr_src *s)
+{
+    const uint8_t *p;
+    size_t avail;
+
+    while ((p = fr_src_peek_upto(s, W, &avail)) && avail) {
+        fr_src_consume(s, avail);
+    }
+}
+
 /* A big mapped file: the reader lets go of the pages behind it, and a
  * pointer into them still reads the file's bytes. */
 static void test_file_release(void)
@@ -474,14 +493,11 @@ static void test_file_release(void)
     struct fr_err err;
     struct fr_src s;
     const uint8_t *first, *p;
-    size_t avail;
     int fd = open_mapped(name, len, &s, &err);
 
     first = fr_src_peek(&s, W);
     EXPECT_TRUE(first != NULL);
-    while ((p = fr_src_peek_upto(&s, W, &avail)) && avail) {
-        fr_src_consume(&s, avail);
-    }
+    read_to_end(&s);
     EXPECT_TRUE(s.released > 0);
     EXPECT_EQ_U64(fr_src_tell(&s), len);
     EXPECT_MEM(first, data, W);
@@ -489,9 +505,7 @@ static void test_file_release(void)
     p = fr_src_peek(&s, W);
     EXPECT_TRUE(p && memcmp(p, data + W, W) == 0);
     EXPECT_TRUE(!fr_src_failed(&s));
-    fr_src_close(&s);
-    close(fd);
-    unlink(name);
+    close_mapped(name, &s, fd);
 }
 
 /* KiB of the mapping at ADDR resident in this process (smaps' Rss). */
@@ -538,9 +552,7 @@ static void test_file_seek_back(void)
     EXPECT_TRUE(mapped_kib(s.buf) < 1024);
     p = fr_src_peek(&s, W);
     EXPECT_TRUE(p && memcmp(p, data, W) == 0 && sum < ~0u);
-    fr_src_close(&s);
-    close(fd);
-    unlink(name);
+    close_mapped(name, &s, fd);
 }
 
 /* A lean mapping keeps nothing behind the reader: about 1 MiB of it is
@@ -568,9 +580,7 @@ static void test_file_lean(void)
     }
     EXPECT_EQ_U64(fr_src_tell(&s), len);
     EXPECT_TRUE(most >= 1024 && most < 3072 && sum < ~0u);
-    fr_src_close(&s);
-    close(fd);
-    unlink(name);
+    close_mapped(name, &s, fd);
 }
 
 /* KiB of the mapping at ADDR resident once the prefault thread had up to
@@ -596,7 +606,6 @@ static void test_file_prefault(void)
     struct fr_err err;
     struct fr_src s;
     const uint8_t *p;
-    size_t avail;
     int fd = open_mapped(name, len, &s, &err);
 
     fr_src_prefault(&s);
@@ -606,18 +615,14 @@ static void test_file_prefault(void)
     EXPECT_EQ_U64(mapped_kib(s.buf), ahead);    /* and no further */
     p = fr_src_peek(&s, W);
     EXPECT_TRUE(p && memcmp(p, data, W) == 0);
-    while ((p = fr_src_peek_upto(&s, W, &avail)) && avail) {
-        fr_src_consume(&s, avail);
-    }
+    read_to_end(&s);
     EXPECT_EQ_U64(fr_src_tell(&s), len);
     EXPECT_TRUE(fr_src_seek(&s, 0, "x") == 0);
     EXPECT_TRUE(wait_mapped_kib(s.buf, ahead) >= ahead);
     p = fr_src_peek(&s, W);
     EXPECT_TRUE(p && memcmp(p, data, W) == 0);
     EXPECT_TRUE(!fr_src_failed(&s));
-    fr_src_close(&s);
-    close(fd);
-    unlink(name);
+    close_mapped(name, &s, fd);
 }
 
 /* The allocated ranges of a sparse file with more islands than one
