@@ -107,6 +107,13 @@ void fr_src_prefault(struct fr_src *s)
     }
 }
 
+/* Tell the prefault thread that the reader is at AT. */
+static void tell_prefault(struct fr_src *s, size_t at)
+{
+    fr_prefault_note(s->pf, at);
+    s->pf_next = at + PREFAULT_NOTE;
+}
+
 void fr_pipe_widen(int fd)
 {
 #ifdef F_SETPIPE_SZ
@@ -502,8 +509,7 @@ void fr_src_consume(struct fr_src *s, size_t n)
         release_behind(s);
     }
     if (s->pf && s->start >= s->pf_next) {
-        fr_prefault_note(s->pf, s->start);
-        s->pf_next = s->start + PREFAULT_NOTE;
+        tell_prefault(s, s->start);
     }
 }
 
@@ -588,8 +594,7 @@ int fr_src_seek(struct fr_src *s, uint64_t off, const char *what)
                 madvise(s->buf + from, s->cap - from, MADV_DONTNEED);
                 s->released = (size_t)off & ~(size_t)4095;
                 if (s->pf) {
-                    fr_prefault_note(s->pf, (size_t)off);
-                    s->pf_next = (size_t)off + PREFAULT_NOTE;
+                    tell_prefault(s, (size_t)off);
                 }
             }
             s->start = (size_t)off;
