@@ -133,13 +133,10 @@ static int run_checksum(int argc, char **argv)
     if (!a.threads) {
         a.threads = fr_default_threads();
     }
-    if (savefile_open_mapped(&sf, a.path) < 0) {
+    if (savefile_open(&sf, a.path) < 0) {
         ret = fr_report(&sf.err, a.path);
         savefile_close(&sf);
         return ret;
-    }
-    if (a.threads > 1) {
-        fr_src_prefault(&sf.file);      /* a stream is read by one thread */
     }
     /* A classic stream file is hashed in one pass unless it has XBZRLE
      * pages (then it is read again); images, streams with XBZRLE and

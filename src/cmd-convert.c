@@ -176,11 +176,7 @@ static int run_convert(int argc, char **argv)
     if (!a.o.threads) {
         a.o.threads = fr_default_threads();
     }
-    /* A stream read through a mapping spares the thread that parses it
-     * a copy, which counts when the disk is the limit (cold 2 GiB guest:
-     * 8-13% faster).  An image's pages are read with pread anyway. */
-    if ((to_image ? savefile_open_mapped(&in, a.input)
-                  : savefile_open(&in, a.input)) < 0) {
+    if (savefile_open(&in, a.input) < 0) {
         ret = fr_report(&in.err, a.input);
         savefile_close(&in);
         return ret;

@@ -282,8 +282,9 @@ static void print_json(const struct diff_args *a, struct block_diff *d,
     fr_json_finish(&j);
 }
 
-/* Can SF be compared record by record: a classic stream in a mapped
- * file?  Returns 1, 0, or -1 on error. */
+/* Can SF be compared record by record: a classic stream in a file, which
+ * can be read again if it has XBZRLE pages?  Returns 1, 0, or -1 on
+ * error. */
 static int can_go_direct(struct savefile *sf)
 {
     struct sv_config cfg;
@@ -291,7 +292,7 @@ static int can_go_direct(struct savefile *sf)
     if (savefile_peek_config(sf, &cfg) < 0) {
         return -1;
     }
-    return !sv_has_cap(&cfg, "mapped-ram") && fr_src_data_stays(sf->src);
+    return !sv_has_cap(&cfg, "mapped-ram") && sf->file.seekable;
 }
 
 /* Compare side I's records with the other side's pages; a stream with
@@ -337,12 +338,9 @@ static int run_diff(int argc, char **argv)
     argp_parse(&diff_argp, argc, argv, 0, NULL, &a);
     for (int i = 0; i < 2; i++) {
         if (digest_devices_init(&s[i].dev, &s[i].vis) < 0 ||
-            savefile_open_mapped(&s[i].sf, a.path[i]) < 0) {
+            savefile_open(&s[i].sf, a.path[i]) < 0) {
             bad = i;
             goto out;
-        }
-        if (fr_default_threads() > 1) {
-            fr_src_prefault(&s[i].sf.file);     /* read by one thread */
         }
     }
     /* one classic stream file is compared where its records lie */

@@ -432,7 +432,6 @@ static int run_extract(int argc, char **argv)
         }
         ret = extract_image(&sf, &a);
     } else {
-        fr_src_map(&sf.file);   /* see run_convert */
         ret = extract_stream(&sf, &a);
     }
     savefile_close(&sf);

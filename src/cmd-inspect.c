@@ -421,7 +421,7 @@ static int run_inspect(int argc, char **argv)
     int ret = FR_EXIT_OK;
 
     argp_parse(&inspect_argp, argc, argv, 0, NULL, &o);
-    if (savefile_open_mapped(&sf, o.path) < 0 ||
+    if (savefile_open(&sf, o.path) < 0 ||
         savefile_walk(&sf, &sum, NULL) < 0) {
         ret = fr_report(&sf.err, o.path);
     } else if (o.output == FR_OUTPUT_JSON) {

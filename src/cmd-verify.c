@@ -714,7 +714,7 @@ static int run_verify(int argc, char **argv)
         fprintf(stderr, "fixedram: out of memory\n");
         return FR_EXIT_VERIFY_INCOMPLETE;
     }
-    if (savefile_open_mapped(&sf, v.path) < 0) {
+    if (savefile_open(&sf, v.path) < 0) {
         reader_failed(&v, &sf.err);
     } else if (savefile_walk(&sf, &sum, &vis) < 0) {
         reader_failed(&v, &sf.err);

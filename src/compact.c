@@ -26,7 +26,7 @@ struct resend_section {
 
 struct compactor {
     struct savefile *in;        /* the pass being walked */
-    struct savefile *first_in;  /* pass 1's, mapped: read again */
+    struct savefile *first_in;  /* pass 1's: read again */
     struct fr_sink *out;
     const struct convert_opts *o;
     struct sf_summary *sum;
@@ -401,7 +401,6 @@ int compact_stream(struct savefile *in, const char *path, struct fr_sink *out,
     memset(&sum2, 0, sizeof(sum2));
     memset(&again, 0, sizeof(again));
     again.fd = -1;
-    fr_src_map(&in->file);      /* pass 1 only looks at the records */
     c.first = &sum1;
     c.first_in = in;
     if (savefile_walk(in, &sum1, &find) < 0) {
@@ -410,7 +409,7 @@ int compact_stream(struct savefile *in, const char *path, struct fr_sink *out,
     /* Without XBZRLE, a final copy is whole where it lies in the input;
      * otherwise each copy goes to a scratch image, deltas applied. */
     c.read_back = !c.no_read_back && !sum1.ram.n_xbzrle &&
-                  in->src == &in->file && fr_src_data_stays(in->src);
+                  in->src == &in->file && in->file.seekable;
     /* the scratch image's pages are read back through it */
     c.buf = c.read_back ? NULL : malloc((size_t)BACK_PAGES * 65536);
     if (!c.read_back && !c.buf) {

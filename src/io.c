@@ -1,9 +1,14 @@
 /*
  * fr_src: buffered forward reader with peek/consume and a sticky error;
  * see io.h.  Backends: file descriptors (pread on regular files, read on
- * pipes), a mapping of a regular file (fr_src_map), memory, zstd
- * (in-process), and external decompressors (a child process, as libvirt
- * runs gzip/bzip2/xz/lzop).
+ * pipes), memory, zstd (in-process), and external decompressors (a child
+ * process, as libvirt runs gzip/bzip2/xz/lzop).
+ *
+ * Files are read, not mapped: a file fresh in the page cache sits in small
+ * folios, and mapping them cost about 1.4 us per 4 KiB page on a 2-CPU VM
+ * (6.18), where pread copies at 16 GB/s.  Every command was as fast or
+ * faster reading (stream-to-image of a fresh 2 GiB stream: 1.0 s mapped,
+ * 0.3 s read).
  */
 #include "config.h"
 
@@ -15,13 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zstd.h>
-
-#include "prefault.h"
 
 static int src_init(struct fr_src *s, struct fr_err *err, size_t cap)
 {
@@ -40,8 +42,6 @@ static int src_init(struct fr_src *s, struct fr_err *err, size_t cap)
 
 /* ---- file descriptors ------------------------------------------------ */
 
-static ssize_t mem_fill(struct fr_src *s, uint8_t *buf, size_t n);
-
 static ssize_t fd_fill(struct fr_src *s, uint8_t *buf, size_t n)
 {
     for (;;) {
@@ -55,63 +55,6 @@ static ssize_t fd_fill(struct fr_src *s, uint8_t *buf, size_t n)
             return fr_fail_sys(s->err, errno, s->fd_next, "read failed");
         }
     }
-}
-
-/* How far a mapped reader runs before it drops the pages behind it, and
- * how much it keeps by default: what callers may still be using (diff's
- * run of up to 256 page records) should not have to be mapped again. */
-#define MAP_RELEASE_STEP (4u << 20)
-#define MAP_KEEP (8u << 20)
-/* ... and for a lean one (fr_src_map_lean), which keeps nothing */
-#define MAP_LEAN_STEP (1u << 20)
-
-void fr_src_map(struct fr_src *s)
-{
-    if (!s->seekable || s->mapped || s->fd < 0 || s->size == 0 ||
-        s->size > SIZE_MAX) {
-        return;
-    }
-    void *p = mmap(NULL, (size_t)s->size, PROT_READ, MAP_SHARED, s->fd, 0);
-    if (p == MAP_FAILED) {
-        return;         /* reads stay buffered */
-    }
-    madvise(p, (size_t)s->size, MADV_SEQUENTIAL);
-    if (s->owns_buf) {
-        free(s->buf);
-    }
-    s->owns_buf = false;
-    s->mapped = true;
-    s->buf = p;
-    s->cap = s->end = (size_t)s->size;
-    s->start = (size_t)s->pos;
-    s->released = s->start & ~(size_t)4095;
-    s->keep = MAP_KEEP;
-    s->eof = true;
-    s->fill = mem_fill;
-}
-
-void fr_src_map_lean(struct fr_src *s)
-{
-    fr_src_map(s);
-    s->keep = 0;
-}
-
-/* How often the prefault thread hears where the reader is. */
-#define PREFAULT_NOTE (1u << 20)
-
-void fr_src_prefault(struct fr_src *s)
-{
-    if (s->mapped && !s->pf) {
-        s->pf = fr_prefault_start(s->buf, s->cap, s->start);
-        s->pf_next = s->start + PREFAULT_NOTE;
-    }
-}
-
-/* Tell the prefault thread that the reader is at AT. */
-static void tell_prefault(struct fr_src *s, size_t at)
-{
-    fr_prefault_note(s->pf, at);
-    s->pf_next = at + PREFAULT_NOTE;
 }
 
 void fr_pipe_widen(int fd)
@@ -432,12 +375,6 @@ void fr_src_close(struct fr_src *s)
     if (s->owns_buf) {
         free(s->buf);
     }
-    if (s->mapped) {
-        fr_prefault_stop(s->pf);
-        s->pf = NULL;
-        munmap(s->buf, s->cap);
-        s->mapped = false;
-    }
     s->buf = NULL;
     s->close = NULL;
     s->owns_buf = false;
@@ -478,26 +415,6 @@ const uint8_t *fr_src_peek(struct fr_src *s, size_t n)
     return p && avail == n ? p : NULL;
 }
 
-static size_t release_step(const struct fr_src *s)
-{
-    return s->keep ? MAP_RELEASE_STEP : MAP_LEAN_STEP;
-}
-
-/* Unmap the pages of a mapped file behind the reader: they stay in the
- * page cache, but no longer count as this process's memory.  A pointer a
- * caller still holds there stays valid: reading it maps the page again. */
-static void release_behind(struct fr_src *s)
-{
-    if (s->start < s->keep) {
-        return;
-    }
-    size_t to = (s->start - s->keep) & ~(release_step(s) - 1);
-    if (to > s->released) {
-        madvise(s->buf + s->released, to - s->released, MADV_DONTNEED);
-        s->released = to;
-    }
-}
-
 void fr_src_consume(struct fr_src *s, size_t n)
 {
     if (n > s->end - s->start) {
@@ -505,12 +422,6 @@ void fr_src_consume(struct fr_src *s, size_t n)
     }
     s->start += n;
     s->pos += n;
-    if (s->mapped && s->start - s->released >= s->keep + release_step(s)) {
-        release_behind(s);
-    }
-    if (s->pf && s->start >= s->pf_next) {
-        tell_prefault(s, s->start);
-    }
 }
 
 int fr_src_read(struct fr_src *s, void *dst, size_t n, const char *what)
@@ -585,21 +496,6 @@ int fr_src_seek(struct fr_src *s, uint64_t off, const char *what)
             return fr_fail(s->err, FR_E_TRUNCATED, s->size,
                            "%s at offset 0x%llx is past the end of the "
                            "file", what, (unsigned long long)off);
-        }
-        if (s->mapped) {
-            if (off < s->pos) {
-                /* what was read past OFF would stay mapped: drop it */
-                size_t from = (size_t)off & ~(size_t)4095;
-                from = from < s->released ? from : s->released;
-                madvise(s->buf + from, s->cap - from, MADV_DONTNEED);
-                s->released = (size_t)off & ~(size_t)4095;
-                if (s->pf) {
-                    tell_prefault(s, (size_t)off);
-                }
-            }
-            s->start = (size_t)off;
-            s->pos = off;
-            return 0;
         }
         s->start = s->end = 0;
         s->pos = s->fd_next = off;

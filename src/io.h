@@ -41,11 +41,6 @@ struct fr_src {
     uint64_t size;          /* file size when seekable */
     uint64_t fd_next;       /* next offset the fd backend reads */
     bool decompressed;      /* offsets are into decompressed data */
-    bool mapped;            /* buf maps the whole file (see io.c) */
-    size_t released;        /* mapped: buf[0, released) was dropped */
-    size_t keep;            /* mapped: bytes kept behind the reader */
-    struct fr_prefault *pf; /* mapped: fills page tables ahead, or NULL */
-    size_t pf_next;         /* ... told where the reader is from here on */
     bool direct;            /* read through dfd: fr_src_bypass_cache */
     bool dfd_open;
     int dfd;
@@ -67,28 +62,6 @@ int fr_src_open_fd(struct fr_src *s, int fd, struct fr_err *err);
  * makes a pipe about a quarter faster (exec: migrations).
  */
 void fr_pipe_widen(int fd);
-
-/*
- * From the current position on, read the regular file S reads through a
- * read-only mapping of all of it, where it can be mapped: the bytes are
- * then read in place, not copied into a buffer, which pays for commands
- * that only look at them (inspect, verify, checksum, diff, compact's
- * first pass) or copy each page once more anyway (stream-to-image,
- * extract).  The mapping is only address space: the pages behind the
- * reader are dropped from it as it moves on, so that no more than about
- * 12 MiB of it counts as resident memory.  Pointers from
- * fr_src_peek then stay valid until S is closed (fr_src_data_stays).  A
- * file that shrinks while mapped raises SIGBUS (see fr_sink_catch_signals).
- */
-void fr_src_map(struct fr_src *s);
-
-/* fr_src_map for a reader that keeps no pointer to what it has consumed:
- * only a few MiB around the reader stay mapped. */
-void fr_src_map_lean(struct fr_src *s);
-
-/* For a mapped S whose reader has a CPU to itself: from now on, a thread
- * fills the mapping's page tables ahead of the reader (prefault.h). */
-void fr_src_prefault(struct fr_src *s);
 
 /* Make S read the LEN bytes at P (not copied; P must outlive S). */
 void fr_src_open_mem(struct fr_src *s, const void *p, size_t len,
@@ -163,13 +136,6 @@ int fr_src_pread_to(struct fr_src *s, void *dst, size_t n, uint64_t off,
  * stay buffered.
  */
 void fr_src_bypass_cache(struct fr_src *s, const char *path);
-
-/* True when pointers fr_src_peek returns stay valid (and keep their
- * bytes) until S is closed: a mapped file (fr_src_map). */
-static inline bool fr_src_data_stays(const struct fr_src *s)
-{
-    return s->mapped;
-}
 
 /* Logical offset of the next unread byte. */
 static inline uint64_t fr_src_tell(const struct fr_src *s)

@@ -202,7 +202,7 @@ struct lookahead *lookahead_start(struct savefile *in, uint64_t max_slots)
     char path[64];
     int fd;
 
-    if (in->src != &in->file || !fr_src_data_stays(in->src) ||
+    if (in->src != &in->file || !in->src->seekable ||
         !S_ISREG(in->st.st_mode) || (test && strcmp(test, "off") == 0)) {
         return NULL;
     }
@@ -222,7 +222,6 @@ struct lookahead *lookahead_start(struct savefile *in, uint64_t max_slots)
         free(la);
         return NULL;
     }
-    fr_src_map_lean(&la->sf.file);   /* it keeps no pointers */
     la->err = &in->err;
     la->max_slots = max_slots;
     if (pthread_create(&la->thread, NULL, walk, la) != 0) {

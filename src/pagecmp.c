@@ -1,9 +1,9 @@
 /*
  * Comparing a classic stream with another save file's pages: see
  * pagecmp.h.  Records of consecutive pages are gathered into runs (their
- * data stays in the mapped input), the other side's pages of a run are
- * read in one go, and each page's bit is set or cleared: a resent page's
- * last copy decides.
+ * data copied: the reader's buffer moves on), the other side's pages of a
+ * run are read in one go, and each page's bit is set or cleared: a resent
+ * page's last copy decides.
  */
 #include "config.h"
 
@@ -29,6 +29,7 @@ struct pagecmp {
     uint64_t run_start, run_len;
     const uint8_t *run_data[RUN_PAGES]; /* NULL: a zero page */
     uint8_t *buf;               /* OTHER's pages of the run, if read */
+    uint8_t *mine;              /* the run's own pages */
     const uint8_t *theirs[RUN_PAGES];
 };
 
@@ -51,7 +52,8 @@ static int pc_blocks(void *opaque, struct ram_state *rs)
     c->peer = calloc(rs->nblocks + 1, sizeof(*c->peer));
     c->differs = calloc(rs->nblocks + 1, sizeof(*c->differs));
     c->buf = malloc((size_t)RUN_PAGES * rs->page_size);
-    if (!c->peer || !c->differs || !c->buf) {
+    c->mine = malloc((size_t)RUN_PAGES * rs->page_size);
+    if (!c->peer || !c->differs || !c->buf || !c->mine) {
         return no_memory(c);
     }
     for (size_t i = 0; i < rs->nblocks; i++) {
@@ -112,7 +114,12 @@ static int pc_record(void *opaque, struct ram_state *rs,
         c->run_block = rec->block;
         c->run_start = rec->page;
     }
-    c->run_data[c->run_len++] = rec->kind == RAM_ZERO ? NULL : rec->data;
+    uint8_t *mine = c->mine + c->run_len * c->page_size;
+    if (rec->kind == RAM_ZERO) {
+        c->run_data[c->run_len++] = NULL;
+    } else {
+        c->run_data[c->run_len++] = memcpy(mine, rec->data, c->page_size);
+    }
     return 0;
 }
 
@@ -140,6 +147,7 @@ int pagecmp_stream(struct savefile *sf, struct pagesrc *other,
     }
     free(c.peer);
     free(c.buf);
+    free(c.mine);
     if (ret != 0) {
         pagecmp_free(c.differs, c.nblocks);
         c.differs = NULL;

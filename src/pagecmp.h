@@ -11,8 +11,7 @@
 #include "savefile.h"
 
 /*
- * Walk the classic stream SF (freshly opened; its records must stay where
- * the reader found them: fr_src_data_stays) and compare the final content
+ * Walk the classic stream SF (freshly opened) and compare the final content
  * of each of its pages with the page of the same block name and index in
  * OTHER.  V, when not NULL, sees the walk (its RAM hooks are replaced).
  * On success SUM holds the walk (its blocks' SENT maps say which pages

@@ -95,15 +95,6 @@ int savefile_open(struct savefile *sf, const char *path)
     return open_common(sf);
 }
 
-int savefile_open_mapped(struct savefile *sf, const char *path)
-{
-    if (savefile_open(sf, path) < 0) {
-        return -1;
-    }
-    fr_src_map(&sf->file);
-    return 0;
-}
-
 int savefile_open_fd(struct savefile *sf, int fd, const char *name)
 {
     memset(sf, 0, sizeof(*sf));

@@ -98,11 +98,6 @@ struct sf_summary {
 int savefile_open(struct savefile *sf, const char *path);
 void savefile_close(struct savefile *sf);
 
-/* savefile_open for commands that only look at the bytes (inspect,
- * verify, checksum, diff): a regular file is then read in place through a
- * mapping (fr_src_map), not copied into a buffer first. */
-int savefile_open_mapped(struct savefile *sf, const char *path);
-
 /* The same for FD, which SF then owns (closes); NAME names it in
  * messages. */
 int savefile_open_fd(struct savefile *sf, int fd, const char *name);

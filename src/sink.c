@@ -33,15 +33,6 @@ static char *volatile tmp_files[MAX_TMP];
 
 static void on_signal(int sig)
 {
-    if (sig == SIGBUS) {
-        /* the only cause here: a mapped input (io.c) lost its end, or
-         * the disk failed to read it */
-        static const char msg[] = "fixedram: a mapped input file could not "
-                                  "be read (SIGBUS): it was truncated while "
-                                  "being read, or the disk failed\n";
-        ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        (void)w;
-    }
     for (int i = 0; i < MAX_TMP; i++) {
         if (tmp_files[i]) {
             unlink(tmp_files[i]);
@@ -58,7 +49,6 @@ void fr_sink_catch_signals(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGBUS, &sa, NULL);
 }
 
 /* Inputs that no output may replace (fr_sink_protect). */

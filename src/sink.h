@@ -63,8 +63,7 @@ struct fr_sink {
 
 /*
  * Catch SIGINT, SIGTERM and SIGHUP, which then remove the temporary files
- * of open sinks, and SIGBUS, which a mapped input (io.c) raises when the
- * file shrinks under it: it also says so.  Call once, early.
+ * of open sinks.  Call once, early.
  */
 void fr_sink_catch_signals(void);
 
