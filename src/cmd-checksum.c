@@ -29,8 +29,7 @@ static const struct argp_option options[] = {
       "Output format: human (default) or json", 0 },
     { "threads", OPT_THREADS, "N", 0,
       "Threads (default: the number of CPUs, at most 8): an image's pages "
-      "are hashed by N threads; from 2, a thread maps a stream file ahead "
-      "of its reader", 0 },
+      "are hashed by N threads", 0 },
     { "bypass-cache", OPT_BYPASS_CACHE, NULL, 0, FR_BYPASS_CACHE_HELP, 0 },
     { 0 }
 };
