@@ -202,8 +202,8 @@ struct lookahead *lookahead_start(struct savefile *in, uint64_t max_slots)
     char path[64];
     int fd;
 
-    if (in->src != &in->file || !in->src->seekable ||
-        !S_ISREG(in->st.st_mode) || (test && strcmp(test, "off") == 0)) {
+    if (in->src != &in->file || !S_ISREG(in->st.st_mode) ||
+        (test && strcmp(test, "off") == 0)) {
         return NULL;
     }
     /* the same file, with a file offset of its own */

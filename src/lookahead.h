@@ -34,8 +34,9 @@ struct lookahead;
 /*
  * Start looking ahead in IN (opened, about to be walked by the caller),
  * with at most MAX_SLOTS slots (a power of two, LOOKAHEAD_MAX_SLOTS but
- * for tests), when IN is a regular file whose stream is not compressed; else (or when out of memory, or without a thread) return
- * NULL: a lookahead is only a shortcut.  Errors reading the last copies
+ * for tests), when IN is a regular file whose stream is not compressed;
+ * else (or when out of memory, or without a thread) return NULL: a
+ * lookahead is only a shortcut.  Errors reading the last copies
  * go to IN's err.  For the test suite, FIXEDRAM_TEST_LOOKAHEAD=off in the
  * environment starts none, =wait waits until the walk has ended.
  */
