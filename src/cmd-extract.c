@@ -16,9 +16,9 @@
 
 #include "cmd.h"
 #include "exit.h"
+#include "lookahead.h"
 #include "pagesrc.h"
 #include "parallel.h"
-#include "lookahead.h"
 #include "place.h"
 #include "sink.h"
 

@@ -114,10 +114,10 @@ static int pc_record(void *opaque, struct ram_state *rs,
         c->run_block = rec->block;
         c->run_start = rec->page;
     }
-    uint8_t *mine = c->mine + c->run_len * c->page_size;
     if (rec->kind == RAM_ZERO) {
         c->run_data[c->run_len++] = NULL;
     } else {
+        uint8_t *mine = c->mine + c->run_len * c->page_size;
         c->run_data[c->run_len++] = memcpy(mine, rec->data, c->page_size);
     }
     return 0;

@@ -245,7 +245,6 @@ static struct lookahead_counts place(const char *file, uint64_t max_slots,
     return c;
 }
 
-
 /* Copy the file NAME into FD (a child's job); returns an exit status. */
 static int copy_to_fd(const char *name, int fd)
 {
