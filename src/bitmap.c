@@ -141,3 +141,19 @@ uint64_t fr_bitmap_next(const struct fr_bitmap *b, uint64_t from, bool value)
     }
     return b->nbits;
 }
+
+uint64_t fr_bitmap_span(const struct fr_bitmap *b, uint64_t from,
+                        uint64_t limit, bool value, uint64_t gap)
+{
+    for (;;) {
+        uint64_t other = fr_bitmap_next(b, from, !value);
+        if (other >= limit) {
+            return limit;
+        }
+        uint64_t next = fr_bitmap_next(b, other, value);
+        if (next >= limit || next - other > gap) {
+            return other;
+        }
+        from = next;
+    }
+}

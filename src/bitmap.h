@@ -57,4 +57,13 @@ bool fr_bitmap_any(const struct fr_bitmap *b, uint64_t from, uint64_t to,
 /* First index >= FROM whose bit equals VALUE, or nbits if none. */
 uint64_t fr_bitmap_next(const struct fr_bitmap *b, uint64_t from, bool value);
 
+/*
+ * The end of a span from FROM (whose bit is VALUE) up to LIMIT at most:
+ * bits of VALUE, with gaps of at most GAP other bits, ending after a bit of
+ * VALUE.  For reading a run of pages along with a few pages around them
+ * rather than apart: a copy of a page costs less than a system call.
+ */
+uint64_t fr_bitmap_span(const struct fr_bitmap *b, uint64_t from,
+                        uint64_t limit, bool value, uint64_t gap);
+
 #endif

@@ -118,30 +118,29 @@ static void *hash_range(void *arg)
     uint64_t end = j->first + j->count;
 
     for (uint64_t p = j->first; p < end;) {
-        bool present = !b->mr_no_data && fr_bitmap_test(&b->present, p);
-        uint64_t e = b->mr_no_data ? end
-                                   : fr_bitmap_next(&b->present, p, !present);
-        if (e > end) {
-            e = end;
-        }
-        if (!present) {
-            for (; p < e; p++) {
+        uint64_t e;
+        if (b->mr_no_data || !fr_bitmap_test(&b->present, p)) {
+            e = b->mr_no_data ? end : fr_bitmap_next(&b->present, p, true);
+            for (; p < e && p < end; p++) {
                 j->hashes[p - j->chunk_first] = j->zero;
             }
             continue;
         }
-        while (p < e) {
-            uint64_t n = e - p < READ_PAGES ? e - p : READ_PAGES;
-            if (pagesrc_read(j->ps, j->block, p, n, j->buf) < 0) {
-                j->failed = 1;
-                return NULL;
-            }
-            for (uint64_t i = 0; i < n; i++) {
-                j->hashes[p + i - j->chunk_first] =
-                    XXH3_128bits(j->buf + i * psz, psz);
-            }
-            p += n;
+        /* with the few absent pages between runs, in one read */
+        e = fr_bitmap_span(&b->present, p,
+                           end - p < READ_PAGES ? end : p + READ_PAGES, true,
+                           PAGESRC_READ_GAP);
+        if (pagesrc_read(j->ps, j->block, p, e - p, j->buf) < 0) {
+            j->failed = 1;
+            return NULL;
         }
+        for (uint64_t i = 0; i < e - p; i++) {
+            j->hashes[p + i - j->chunk_first] =
+                fr_bitmap_test(&b->present, p + i)
+                    ? XXH3_128bits(j->buf + i * psz, psz)
+                    : j->zero;
+        }
+        p = e;
     }
     return NULL;
 }

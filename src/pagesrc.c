@@ -118,7 +118,9 @@ int pagesrc_read(struct pagesrc *ps, size_t block, uint64_t first,
     for (uint64_t p = first; p < end;) {
         bool present = !b->mr_no_data && fr_bitmap_test(&b->present, p);
         uint64_t e = b->mr_no_data ? end
-                                   : fr_bitmap_next(&b->present, p, !present);
+                     : present ? fr_bitmap_span(&b->present, p, end, true,
+                                                PAGESRC_READ_GAP)
+                               : fr_bitmap_next(&b->present, p, true);
         if (e > end) {
             e = end;
         }
@@ -132,6 +134,13 @@ int pagesrc_read(struct pagesrc *ps, size_t block, uint64_t first,
                 ps->orig->err = ps->img->err;
             }
             return -1;
+        } else {
+            /* absent pages read along: whatever lies there is not theirs */
+            for (uint64_t q = p + 1; q < e; q++) {
+                if (!fr_bitmap_test(&b->present, q)) {
+                    memset(buf + (q - first) * psz, 0, psz);
+                }
+            }
         }
         p = e;
     }

@@ -32,9 +32,12 @@ int pagesrc_open(struct pagesrc *ps, struct savefile *sf,
 
 /*
  * Read N pages of block BLOCK starting at page FIRST into BUF: the data of
- * present pages, zeros for the others.  Returns 0, or -1 with the error in
- * the original savefile's err.
+ * present pages, zeros for the others.  Runs of present pages are read
+ * with up to PAGESRC_READ_GAP absent pages between them in one pread.
+ * Returns 0, or -1 with the error in the original savefile's err.
  */
+#define PAGESRC_READ_GAP 8
+
 int pagesrc_read(struct pagesrc *ps, size_t block, uint64_t first,
                  uint64_t n, uint8_t *buf);
 
