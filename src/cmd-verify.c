@@ -20,6 +20,7 @@
 #include "exit.h"
 #include "extents.h"
 #include "output.h"
+#include "pagesrc.h"
 #include "parallel.h"
 #include "savefile.h"
 #include "zero.h"
@@ -306,12 +307,6 @@ static void check_mapped(struct verify *v, const struct sf_summary *sum)
     free(r);
 }
 
-/* Pages of the other kind are read along with a run rather than apart:
- * a live-saved image can have tens of thousands of isolated clear pages
- * among its data (verify --deep of a busy live 1 GiB guest: 109,429
- * reads -> 12,074, 0.216 -> 0.135 s). */
-#define READ_GAP 8
-
 /* Stale data: non-zero bytes left under cleared bits.  The file's extents
  * say where its allocated ranges are; only pages there are read. */
 static void check_stale(struct verify *v, struct savefile *sf,
@@ -338,11 +333,14 @@ static void check_stale(struct verify *v, struct savefile *sf,
             uint64_t p = (d - b->mr.pages_offset) / rs->page_size;
             uint64_t e = (h - b->mr.pages_offset + rs->page_size - 1) /
                          rs->page_size;
-            /* read the clear pages in this allocated range */
+            /* read the clear pages in this allocated range, with the few
+             * present ones between them (as pagesrc_read does the other
+             * way round): a live-saved image can have tens of thousands
+             * of isolated clear pages among its data */
             while ((p = fr_bitmap_next(&b->present, p, false)) < e) {
                 uint64_t run = fr_bitmap_span(&b->present, p,
                                               p + chunk < e ? p + chunk : e,
-                                              false, READ_GAP) - p;
+                                              false, PAGESRC_READ_GAP) - p;
                 struct fr_err err = { 0 };
                 struct fr_err *saved = sf->file.err;
                 sf->file.err = &err;
@@ -484,7 +482,8 @@ static int deep_piece(void *ctx, int worker, uint64_t first, uint64_t count)
 
     for (uint64_t p = fr_bitmap_next(&b->present, first, true); p < end;
          p = fr_bitmap_next(&b->present, p, true)) {
-        uint64_t e = fr_bitmap_span(&b->present, p, end, true, READ_GAP);
+        uint64_t e = fr_bitmap_span(&b->present, p, end, true,
+                                    PAGESRC_READ_GAP);
         struct fr_err err = { 0 };
         if (fr_src_pread_to(&d->sf->file, d->buf[worker],
                             (e - p) * d->page_size,
