@@ -44,6 +44,9 @@ enum { OPT_OUTPUT = 0x100 };
 static const struct argp_option options[] = {
     { "output", OPT_OUTPUT, "FORMAT", 0,
       "Output format: human (default) or json", 0 },
+    { "quiet", 'q', NULL, 0,
+      "Print nothing when the guest RAM is the same (the exit status "
+      "tells)", 0 },
     { 0 }
 };
 
@@ -52,6 +55,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
     struct diff_args *a = state->input;
 
     switch (key) {
+    case 'q':
+        fr_quiet = true;
+        return 0;
     case OPT_OUTPUT:
         if (fr_output_parse(arg, &a->output) < 0) {
             argp_error(state, "invalid output format '%s' (human or json)",
@@ -426,7 +432,7 @@ static int run_diff(int argc, char **argv)
     bool dev_same = strcmp(s[0].r.devices.hex, s[1].r.devices.hex) == 0;
     if (a.output == FR_OUTPUT_JSON) {
         print_json(&a, d, nd, ra->page_size, dev_same, same);
-    } else {
+    } else if (!fr_quiet || !same) {
         print_human(&a, d, nd, ra->page_size, dev_same, same);
     }
     ret = same ? FR_EXIT_OK : FR_EXIT_DIFF_DIFFERENT;

@@ -52,6 +52,8 @@ static const struct argp_option options[] = {
       "thread of its own, and a stream file is read ahead from another to "
       "write each resent page once; the files are the same for any N", 0 },
     { "bypass-cache", OPT_BYPASS_CACHE, NULL, 0, FR_BYPASS_CACHE_HELP, 0 },
+    { "quiet", 'q', NULL, 0, "Do not list the files on standard output",
+      0 },
     { 0 }
 };
 
@@ -60,6 +62,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
     struct extract_args *a = state->input;
 
     switch (key) {
+    case 'q':
+        fr_quiet = true;
+        return 0;
     case 'o':
         a->dir = arg;
         return 0;

@@ -68,6 +68,8 @@ static const struct argp_option options[] = {
       "(default: the number of CPUs, at most 8); the result is the same "
       "for any N", 0 },
     { "bypass-cache", OPT_BYPASS_CACHE, NULL, 0, FR_BYPASS_CACHE_HELP, 0 },
+    { "quiet", 'q', NULL, 0,
+      "Print nothing when no problem is found (human output)", 0 },
     { 0 }
 };
 
@@ -76,6 +78,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
     struct verify *v = state->input;
 
     switch (key) {
+    case 'q':
+        fr_quiet = true;
+        return 0;
     case OPT_DEEP:
         v->deep = true;
         return 0;

@@ -13,6 +13,10 @@ a_b	a/b	4096
 a_b.2	a_b	4096
 TXT
 diff -u want.txt map.txt || fail "file mapping"
+# -q: the same files, no list
+$FIXEDRAM extract -q --output-dir=outq s.bin > mapq.txt
+assert_eq "$(wc -c < mapq.txt)" 0 "extract -q prints"
+cmp outq/pc.ram out/sub/pc.ram || fail "extract -q wrote another pc.ram"
 i=0
 for f in pc.ram _rom_etc_acpi_tables a_b a_b.2; do
     cmp "out/sub/$f" "$(printf 'ram/%03d.ram' $i)" || fail "block $f"

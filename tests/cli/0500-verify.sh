@@ -24,6 +24,9 @@ for f in s.bin i.img lv.img; do
     expect_code 0 $FIXEDRAM verify "$f" > "$f.out"
     assert_grep 'clean: 0 errors, 0 warnings' "$f.out"
 done
+# -q: nothing at all for a clean file, the findings and summary otherwise
+expect_code 0 $FIXEDRAM verify -q s.bin > q.out
+assert_eq "$(wc -c < q.out)" 0 "verify -q of a clean file prints"
 $FIXEDRAM inspect --output=json s.bin > s.json
 $FIXEDRAM inspect --output=json i.img > i.json
 size=$(wc -c < s.bin)
@@ -31,6 +34,9 @@ size=$(wc -c < s.bin)
 # truncation anywhere
 head -c $((size / 2)) s.bin > trunc.bin
 corrupt trunc.bin 'truncated'
+expect_code 2 $FIXEDRAM verify -q trunc.bin > q.out
+assert_grep 'error: offset 0x[0-9a-f]+: .*truncated' q.out
+assert_grep 'corrupt: [1-9][0-9]* errors' q.out
 head -c $(($(json_get i.json 'd["ramblocks"][1]["pages_offset"]') - 5)) i.img > trunc.img
 corrupt trunc.img 'past the end|truncated'
 

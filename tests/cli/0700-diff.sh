@@ -33,6 +33,14 @@ assert_grep '^  0x12c000-0x12cfff \(1 pages\)$' d.out
 $FIXEDRAM diff --output=json s.bin t.img > d.json || true
 assert_eq "$(json_get d.json 'd["same"], d["ramblocks"][0]["differing_pages"], d["ramblocks"][1]["status"]')" \
     "False 3 same" "json verdict"
+# -q (after the command or before it) says nothing when the guest RAM is
+# the same, as cmp -s; a difference is still reported
+expect_code 0 $FIXEDRAM diff -q s.bin s.img > q.out
+assert_eq "$(wc -c < q.out)" 0 "diff -q of the same guest RAM prints"
+expect_code 0 $FIXEDRAM -q diff s.bin s.img > q.out
+assert_eq "$(wc -c < q.out)" 0 "fixedram -q diff of the same guest RAM prints"
+expect_code 1 $FIXEDRAM diff -q s.bin t.img > q.out
+assert_grep "ram block 'pc.ram': 3 pages differ in 2 ranges" q.out
 
 # A stream file without XBZRLE is compared where its records lie: the
 # same answers, whichever side it is on, against an image, another stream
