@@ -17,10 +17,11 @@
 struct inspect_opts {
     enum fr_output output;
     bool map;
+    int show;                   /* 0, OPT_XML or OPT_VMDESC */
     const char *path;
 };
 
-enum { OPT_OUTPUT = 0x100 };
+enum { OPT_OUTPUT = 0x100, OPT_XML, OPT_VMDESC };
 
 static const struct argp_option options[] = {
     { "output", OPT_OUTPUT, "FORMAT", 0,
@@ -28,6 +29,11 @@ static const struct argp_option options[] = {
     { "map", 'm', NULL, 0,
       "Also list, per RAM block, the extents of present, zero and absent "
       "pages", 0 },
+    { "xml", OPT_XML, NULL, 0,
+      "Print only the domain XML of a libvirt save image, as stored", 0 },
+    { "vmdesc", OPT_VMDESC, NULL, 0,
+      "Print only QEMU's vmdesc JSON (the device state description), as "
+      "stored", 0 },
     { 0 }
 };
 
@@ -44,6 +50,13 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         return 0;
     case 'm':
         o->map = true;
+        return 0;
+    case OPT_XML:
+    case OPT_VMDESC:
+        if (o->show && o->show != key) {
+            argp_error(state, "--xml and --vmdesc cannot be combined");
+        }
+        o->show = key;
         return 0;
     case ARGP_KEY_ARG:
         if (o->path) {
@@ -122,6 +135,52 @@ static void uuid_string(const uint8_t *u, char out[37])
              "%02x%02x%02x%02x%02x%02x",
              u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
              u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+/* ---- --xml and --vmdesc ------------------------------------------------- */
+
+/* TEXT as stored, ending with a newline. */
+static void print_text(const char *text, size_t len)
+{
+    fwrite(text, 1, len, stdout);
+    if (!len || text[len - 1] != '\n') {
+        putchar('\n');
+    }
+}
+
+static int print_vmdesc(void *opaque, const uint8_t *json, uint64_t len)
+{
+    bool *found = opaque;
+
+    if (len) {
+        print_text((const char *)json, (size_t)len);
+        *found = true;
+    }
+    return 0;
+}
+
+/* The domain XML (no walk needed) or the vmdesc JSON of SF. */
+static int show_stored(struct savefile *sf, struct sf_summary *sum, int what)
+{
+    bool found = false;
+    const struct sf_visitor v = { .opaque = &found, .vmdesc = print_vmdesc };
+
+    if (what == OPT_XML) {
+        if (!sf->libvirt || !sf->lv.xml) {
+            return fr_fail(&sf->err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
+                           "not a libvirt save image: no domain XML");
+        }
+        print_text(sf->lv.xml, strlen(sf->lv.xml));
+        return 0;
+    }
+    if (savefile_walk(sf, sum, &v) < 0) {
+        return -1;
+    }
+    if (!found) {
+        return fr_fail(&sf->err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
+                       "the stream has no vmdesc JSON");
+    }
+    return 0;
 }
 
 /* ---- JSON ---------------------------------------------------------------- */
@@ -421,8 +480,13 @@ static int run_inspect(int argc, char **argv)
     int ret = FR_EXIT_OK;
 
     argp_parse(&inspect_argp, argc, argv, 0, NULL, &o);
-    if (savefile_open(&sf, o.path) < 0 ||
-        savefile_walk(&sf, &sum, NULL) < 0) {
+    if (savefile_open(&sf, o.path) < 0) {
+        ret = fr_report(&sf.err, o.path);
+    } else if (o.show) {
+        if (show_stored(&sf, &sum, o.show) < 0) {
+            ret = fr_report(&sf.err, o.path);
+        }
+    } else if (savefile_walk(&sf, &sum, NULL) < 0) {
         ret = fr_report(&sf.err, o.path);
     } else if (o.output == FR_OUTPUT_JSON) {
         print_json(&sf, &sum, o.map);

@@ -63,6 +63,35 @@ PY
 $FIXEDRAM inspect --map mapped.bin > map.txt
 assert_grep 'present +0x' map.txt
 
+# --xml prints the domain XML as libvirt stored it (up to its NUL), and
+# --vmdesc the JSON QEMU appended, from a file or a pipe; each refuses a
+# file without one.
+$FIXEDRAM inspect --xml lv-raw.bin > xml.out
+$FIXEDRAM inspect --vmdesc lv-raw.bin > vmdesc.out
+python3 - lv-raw.bin lv-raw.json xml.out vmdesc.out <<'PY' ||
+import json, sys
+data = open(sys.argv[1], "rb").read()
+v = json.load(open(sys.argv[2]))["vmdesc"]
+xml = data[92:data.index(b"\0", 92)]
+assert b"<name>guest1</name>" in xml
+def stored(b):
+    return b if b.endswith(b"\n") else b + b"\n"
+assert open(sys.argv[3], "rb").read() == stored(xml), "xml"
+vmdesc = data[v["offset"] + 5:v["offset"] + 5 + v["length"]]
+assert vmdesc.startswith(b"{") and vmdesc.endswith(b"}")
+assert open(sys.argv[4], "rb").read() == stored(vmdesc), "vmdesc"
+PY
+    fail "--xml or --vmdesc differs from what the file holds"
+$FIXEDRAM inspect --vmdesc lv-zstd.bin > vmdesc.z.out
+cat lv-zstd.bin | $FIXEDRAM inspect --vmdesc - > vmdesc.pipe.out
+cmp vmdesc.z.out vmdesc.pipe.out || fail "--vmdesc through a pipe"
+json_get vmdesc.z.out 'len(d["devices"])' > /dev/null
+expect_code 1 $FIXEDRAM inspect --xml plain.bin 2> noxml.err
+assert_grep "^fixedram: plain.bin: not a libvirt save image" noxml.err
+expect_code 1 $FIXEDRAM inspect --vmdesc novmdesc.bin 2> novmdesc.err
+assert_grep "^fixedram: novmdesc.bin: the stream has no vmdesc JSON" novmdesc.err
+expect_code 64 $FIXEDRAM inspect --xml --vmdesc lv-raw.bin
+
 # Not a migration file at all; a missing file; a directory.
 printf 'hello world, not a stream\n' > text.txt
 expect_code 1 $FIXEDRAM inspect text.txt 2> text.err

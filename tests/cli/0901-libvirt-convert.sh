@@ -84,6 +84,17 @@ for e in errs:
 sys.exit(1 if errs else 0)
 PY
         fail "inspect of $1 is not what was expected"
+    # the domain XML as libvirt stored it: well-formed, and this domain's
+    [ "$2" = null ] && return
+    $FIXEDRAM inspect --xml "$1" > "$1.xml" || fail "inspect --xml $1 failed"
+    python3 -c 'import sys, xml.etree.ElementTree as E
+sys.exit(E.parse(sys.argv[1]).find("name").text != sys.argv[2])' \
+        "$1.xml" "$dom" || fail "inspect --xml $1: not the XML of $dom"
+}
+
+# same_xml OUT IN: a conversion keeps the domain XML byte for byte
+same_xml() {
+    cmp "$1.xml" "$2.xml" || fail "the domain XML of $1 is not that of $2"
 }
 
 # ---- virsh save in four formats
@@ -100,6 +111,7 @@ check sparse.img sparse mapped-ram null raw.img
 # ---- conversions keep the libvirt container; virsh restores them
 conv stream-to-image raw.img raw-to.img
 check raw-to.img sparse mapped-ram null raw.img
+same_xml raw-to.img raw.img
 lv_restore_cmp raw-to.img raw.src
 # the converted sparse image also loads with parallel channels (multifd)
 libvirt_restore raw-to.img "$dom" par.ram --parallel-channels 2 ||
@@ -109,19 +121,23 @@ rm -f par.ram
 
 conv stream-to-image zstd.img zstd-to.img
 check zstd-to.img sparse mapped-ram null zstd.img
+same_xml zstd-to.img zstd.img
 lv_restore_cmp zstd-to.img zstd.src
 
 conv image-to-stream sparse.img sparse-to.img
 check sparse-to.img raw stream null sparse.img
+same_xml sparse-to.img sparse.img
 lv_restore_cmp sparse-to.img sparse.src
 
 conv image-to-stream --zstd sparse.img sparse-to-zstd.img
 check sparse-to-zstd.img zstd stream zstd sparse.img
+same_xml sparse-to-zstd.img sparse.img
 lv_restore_cmp sparse-to-zstd.img sparse.src
 
 if [ -e gzip.img ]; then
     conv stream-to-image gzip.img gzip-to.img
     check gzip-to.img sparse mapped-ram null gzip.img
+    same_xml gzip-to.img gzip.img
     lv_restore_cmp gzip-to.img gzip.src
 fi
 
