@@ -44,3 +44,29 @@ else
     # shellcheck disable=SC2086
     $SUDO apt-get install -y -qq $vm_pkgs >/dev/null
 fi
+
+# An older QEMU without mapped-ram nor the file: URI, as the peer of the
+# exec: tests (tests/cli/0813): bookworm's own 7.2, unpacked next to the
+# system's QEMU, not installed over it.  Optional: the test skips without.
+OLD_QEMU_DIR=/opt/fixedram/qemu-7.2
+if [ -n "$backports" ] && [ ! -x "$OLD_QEMU_DIR/qemu-system-x86_64" ]; then
+    tmp=$(mktemp -d)
+    if (cd "$tmp" && $SUDO apt-get download -qq -o APT::Sandbox::User=root \
+            qemu-system-x86/bookworm qemu-system-common/bookworm \
+            qemu-system-data/bookworm); then
+        $SUDO mkdir -p "$OLD_QEMU_DIR/root"
+        for deb in "$tmp"/*.deb; do
+            $SUDO dpkg -x "$deb" "$OLD_QEMU_DIR/root"
+        done
+        printf '#!/bin/sh\nexport QEMU_MODULE_DIR=%s\nexec %s -L %s -L /usr/share/seabios "$@"\n' \
+            "$OLD_QEMU_DIR/root/usr/lib/x86_64-linux-gnu/qemu" \
+            "$OLD_QEMU_DIR/root/usr/bin/qemu-system-x86_64" \
+            "$OLD_QEMU_DIR/root/usr/share/qemu" |
+            $SUDO tee "$OLD_QEMU_DIR/qemu-system-x86_64" >/dev/null
+        $SUDO chmod 755 "$OLD_QEMU_DIR/qemu-system-x86_64"
+    else
+        echo "install-deps: note: cannot fetch bookworm's QEMU 7.2;" \
+             "test 0813 will skip" >&2
+    fi
+    rm -rf "$tmp"
+fi

@@ -550,12 +550,16 @@ def save_once(args, qargs, dio, tmpdir, deadline):
 
         lifted = []
 
+        # avail-switchover-bandwidth is new in QEMU 8.2 (older peers:
+        # tests/cli/0813)
+        lift = {"downtime-limit": 60000}
+        if (qemu_version(vm.binary) or (0,)) >= (8, 2):
+            lift["avail-switchover-bandwidth"] = 1 << 30
+
         def converge_when_ready(info):
             if not live or lifted or live_shortfall(args, info):
                 return
-            vm.cmd("migrate-set-parameters", **{
-                "downtime-limit": 60000,
-                "avail-switchover-bandwidth": 1 << 30})
+            vm.cmd("migrate-set-parameters", **lift)
             lifted.append(True)
 
         rcfile = os.path.join(tmpdir, "exec.rc")

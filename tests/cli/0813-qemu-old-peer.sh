@@ -1,0 +1,64 @@
+#!/bin/sh
+# fixedram between QEMU versions: an older QEMU (bookworm's 7.2, which has
+# neither mapped-ram nor the file: URI; tests/install-deps.sh unpacks it to
+# /opt/fixedram/qemu-7.2, $FR_OLD_QEMU overrides) is the other peer of the
+# exec: pipes, with the 7.2 machine type on both sides:
+#  - QEMU 10 saves a mapped-ram image; QEMU 7.2 restores it through
+#    -incoming "exec:fixedram convert image-to-stream IMG -";
+#  - QEMU 7.2 saves, paused and live (resent pages), through
+#    migrate "exec:fixedram convert stream-to-image - IMG"; QEMU 10 restores
+#    the image with mapped-ram, and with mapped-ram + multifd.
+# Every restore gives the source's guest RAM (pmemsave), byte for byte.
+. "$TESTS_SRCDIR/lib.sh"
+use_qemu
+OLD=${FR_OLD_QEMU:-/opt/fixedram/qemu-7.2/qemu-system-x86_64}
+old_ver=$("$OLD" --version 2>/dev/null | sed -n 's/.*version \([0-9.]*\).*/\1/p')
+[ -n "$old_ver" ] ||
+    skip "no older QEMU at $OLD (tests/install-deps.sh unpacks bookworm's 7.2)"
+case $old_ver in
+[0-8].*) ;;
+*) skip "$OLD is QEMU $old_ver, not older than mapped-ram (9.0)" ;;
+esac
+qemu_build_guest "$SCRATCH/guest" || fail "cannot build the live test guest"
+M=--machine=pc-i440fx-7.2
+
+head -c 8388608 /dev/urandom > blob.bin
+
+restore_cmp() { # SOURCE-DUMP WHAT [frqemu restore options]
+    _src=$1 _what=$2
+    shift 2
+    rm -f restored.ram
+    "$PYTHON" "$FRQEMU" restore $M --dump=restored.ram --timeout=60 "$@" ||
+        fail "QEMU cannot restore $_what"
+    qemu_cmp_ram "$_src" restored.ram ||
+        fail "$_what: restored RAM differs from $_src"
+    rm -f restored.ram
+}
+
+# ---- QEMU 10 mapped-ram image -> QEMU 7.2
+"$PYTHON" "$FRQEMU" save $M --mode=mapped-ram --out=new.img \
+    --blob=blob.bin --blob-addr=0x2000000 --dump=new.src --timeout=60 ||
+    fail "QEMU $QEMU_VERSION mapped-ram save failed"
+QEMU=$OLD restore_cmp new.src "QEMU $QEMU_VERSION's image in QEMU $old_ver" \
+    --mode=classic --uri-prefix=exec: \
+    --exec-cmd="$FIXEDRAM convert image-to-stream $SCRATCH/new.img -"
+
+# ---- QEMU 7.2 -> mapped-ram image -> QEMU 10
+QEMU=$OLD "$PYTHON" "$FRQEMU" save $M --mode=classic --uri-prefix=exec: \
+    --exec-cmd="$FIXEDRAM convert stream-to-image - $SCRATCH/old.img" \
+    --blob=blob.bin --blob-addr=0x2000000 --dump=old.src --timeout=60 ||
+    fail "QEMU $old_ver save through exec:fixedram failed"
+$FIXEDRAM verify old.img > old.verify || fail "verify of old.img: $(cat old.verify)"
+restore_cmp old.src "QEMU $old_ver's save as an image" --in=old.img
+restore_cmp old.src "QEMU $old_ver's save as an image, multifd" \
+    --mode=mapped-ram-multifd --in=old.img
+
+QEMU=$OLD "$PYTHON" "$FRQEMU" save $M --guest=live --mode=classic \
+    --uri-prefix=exec: \
+    --exec-cmd="$FIXEDRAM convert --force stream-to-image - $SCRATCH/live.img" \
+    --dump=live.src --stats=live.stats --timeout=90 ||
+    fail "QEMU $old_ver live save through exec:fixedram failed"
+json_get live.stats 'd["ram"]["dirty-sync-count"] >= 2' > syncs.out
+assert_eq "$(cat syncs.out)" True "the live save iterated"
+$FIXEDRAM verify live.img > live.verify || fail "verify of live.img: $(cat live.verify)"
+restore_cmp live.src "QEMU $old_ver's live save as an image" --in=live.img
