@@ -203,6 +203,7 @@ static int compact_copy(struct compact_args *a)
         savefile_close(&in);
         return ret;
     }
+    fr_sink_inherit_mode(&out, &in.st);
     out.durable = !a->no_sync;
     if (a->threads > 1) {
         fr_sink_write_behind(&out);

@@ -188,6 +188,7 @@ static int run_convert(int argc, char **argv)
         savefile_close(&in);
         return ret;
     }
+    fr_sink_inherit_mode(&out, &in.st);
     out.durable = !a.no_sync;
     if (!to_image && in.st.st_size > 0) {
         /* a stream is not much longer than the image it comes from */

@@ -186,7 +186,8 @@ struct outputs {
 /* Name every block's file, open those wanted.  Returns 0, or -1 with the
  * error in ERR (a missing --block) or in an output's err. */
 static int outputs_open(struct outputs *o, const struct extract_args *a,
-                        const struct ram_state *rs, struct fr_err *err)
+                        const struct ram_state *rs, const struct stat *input,
+                        struct fr_err *err)
 {
     o->a = a;
     o->n = rs->nblocks;
@@ -227,6 +228,7 @@ static int outputs_open(struct outputs *o, const struct extract_args *a,
             fr_sink_abort(&o->sink[i]);
             return -1;
         }
+        fr_sink_inherit_mode(&o->sink[i], input);
         o->sink[i].durable = !a->no_sync;
         fr_sink_size_hint(&o->sink[i], b->npages * rs->page_size);
     }
@@ -301,7 +303,7 @@ static int stream_blocks(void *opaque, struct ram_state *rs)
 {
     struct from_stream *x = opaque;
 
-    if (outputs_open(&x->out, x->a, rs, &x->sf->err) < 0 ||
+    if (outputs_open(&x->out, x->a, rs, &x->sf->st, &x->sf->err) < 0 ||
         placer_init(&x->pl, rs, &x->sf->err) < 0) {
         return -1;
     }
@@ -383,7 +385,7 @@ static int extract_image(struct savefile *sf, const struct extract_args *a)
         goto done;
     }
     const struct ram_state *rs = pagesrc_ram(&ps);
-    if (outputs_open(&out, a, rs, &sf->err) < 0) {
+    if (outputs_open(&out, a, rs, &sf->st, &sf->err) < 0) {
         goto report;
     }
     if (fr_parallel_bufs(bufs, a->threads,

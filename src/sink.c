@@ -98,10 +98,16 @@ static int sink_init(struct fr_sink *k, const char *name, struct fr_err *err)
     k->err = err;
     k->fd = -1;
     k->wb_from = UINT64_MAX;
+    k->mode = 0600;
     k->cap = SINK_BUFSIZE;
     k->buf = malloc(k->cap);
     return k->buf ? 0 : fr_fail(err, FR_E_NOMEM, FR_NO_OFFSET,
                                 "out of memory");
+}
+
+void fr_sink_inherit_mode(struct fr_sink *k, const struct stat *input)
+{
+    k->mode = S_ISREG(input->st_mode) ? input->st_mode & 0666 : 0600;
 }
 
 int fr_sink_open(struct fr_sink *k, const char *path, bool force,
@@ -826,10 +832,10 @@ int fr_sink_prepare(struct fr_sink *k)
     end = k->zstd ? 0 : written_end(k);
     mode_t mask = umask(0);
     umask(mask);
-    /* mkstemp made it 0600: give it the mode a new file would get */
+    /* mkstemp made it 0600: give it the input's mode (inherit_mode) */
     if (((end || k->sized) && ftruncate(k->fd, (off_t)end) < 0) ||
         (k->durable && fsync(k->fd) < 0) ||
-        fchmod(k->fd, 0666 & ~mask) < 0) {
+        fchmod(k->fd, k->mode & ~mask) < 0) {
         fr_fail_sys(k->err, errno, FR_NO_OFFSET, "cannot finish the output");
         fr_sink_abort(k);
         return -1;

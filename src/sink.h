@@ -39,6 +39,7 @@ struct fr_sink {
     bool scratch;               /* unlinked temporary: no rename */
     bool sized;                 /* made longer by fr_sink_size_hint */
     bool replace;               /* --force: the commit may replace a file */
+    mode_t mode;                /* permission bits, less the umask */
     char *final_path;
     char *tmp_path;
     uint8_t *buf;
@@ -80,6 +81,15 @@ void fr_sink_protect(const struct stat *st);
  */
 int fr_sink_open(struct fr_sink *k, const char *path, bool force,
                  struct fr_err *err);
+
+/*
+ * Give K's file the permission bits of the input ST describes, as cp
+ * does, less the umask.  Without a call, or when the input is not a
+ * regular file (a pipe from QEMU), it gets 0600 less the umask, as QEMU's
+ * own save files: both hold guest RAM, which must not become readable to
+ * more users than the input is.
+ */
+void fr_sink_inherit_mode(struct fr_sink *k, const struct stat *input);
 
 /*
  * Open an unlinked scratch file in $TMPDIR (default /var/tmp), for data a

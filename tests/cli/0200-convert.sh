@@ -103,3 +103,21 @@ $FIXEDRAM extract -o nsx2 ns.bin > /dev/null
 cmp nsx/pc.ram nsx2/pc.ram || fail "--no-sync extract differs"
 [ -z "$(ls -A . | grep fixedram-tmp)" ] || fail "temporary file left"
 expect_code 64 $FIXEDRAM compact --in-place --no-sync ns1.img
+
+# Outputs hold guest RAM: they get the input's permission bits less the
+# umask, as cp gives them, and 0600 (as QEMU's own files) from a pipe.
+mode() { stat -c %a "$1"; }
+chmod 600 ns.bin
+$FIXEDRAM convert stream-to-image ns.bin m600.img
+$FIXEDRAM convert image-to-stream m600.img m600.bin
+$FIXEDRAM -q compact ns.bin m600.c
+$FIXEDRAM extract -o m600x ns.bin > /dev/null
+assert_eq "$(mode m600.img) $(mode m600.bin) $(mode m600.c) $(mode m600x/pc.ram)" \
+    "600 600 600 600" "outputs of a 0600 input"
+chmod 644 ns.bin
+(umask 027 && $FIXEDRAM convert stream-to-image ns.bin m640.img)
+(umask 0 && $FIXEDRAM -q compact ns.bin m644.c)
+assert_eq "$(mode m640.img) $(mode m644.c)" "640 644" \
+    "outputs of a 0644 input under umask 027 and 0"
+(umask 0 && cat ns.bin | $FIXEDRAM convert stream-to-image - mpipe.img)
+assert_eq "$(mode mpipe.img)" 600 "output of a pipe"
