@@ -39,7 +39,7 @@ struct fr_sink {
     bool scratch;               /* unlinked temporary: no rename */
     bool sized;                 /* made longer by fr_sink_size_hint */
     bool replace;               /* --force: the commit may replace a file */
-    mode_t mode;                /* permission bits, less the umask */
+    mode_t mode;                /* permission bits, before the umask */
     char *final_path;
     char *tmp_path;
     uint8_t *buf;
