@@ -243,11 +243,15 @@ static void filter_close(struct fr_src *s)
 {
     struct filter_ctx *f = s->ctx;
 
-    close(f->rfd);
+    /* killed before its pipe closes: a decompressor that is not done
+     * (inspect --xml reads none of its output) would else complain of a
+     * broken pipe on our stderr; and SIGKILL, which no program can catch
+     * and go on writing into a pipe nobody reads */
     if (f->prog > 0) {
-        kill(f->prog, SIGTERM);
+        kill(f->prog, SIGKILL);
         reap(f->prog);
     }
+    close(f->rfd);
     if (f->feeder > 0) {
         kill(f->feeder, SIGTERM);
         reap(f->feeder);

@@ -4,7 +4,8 @@
 # and gzip.  inspect shows the container (format, domain, complete) and the
 # layout; convert keeps the libvirt header: raw/zstd/gzip -> image gives a
 # "sparse" libvirt image, sparse -> stream a "raw" one, and with --zstd a
-# "zstd" one; virsh restore of every output gives guest RAM byte-identical
+# "zstd" one; virsh restore of every output (also with --bypass-cache, and
+# a sparse one with --parallel-channels) gives guest RAM byte-identical
 # to the domain's RAM before the save.  --no-container writes the bare QEMU
 # stream/image (inspect: container null), which QEMU itself restores.
 . "$TESTS_SRCDIR/lib.sh"
@@ -21,11 +22,14 @@ lv_save() { # FORMAT: FORMAT.img, and FORMAT.src = guest RAM before the save
     libvirt_save "$dom" "$1.img" "$1" || fail "virsh save --image-format $1 failed"
 }
 
-lv_restore_cmp() { # FILE SOURCE-DUMP
-    libvirt_restore "$1" "$dom" "$1.ram" ||
-        fail "virsh restore $1 failed"
-    qemu_cmp_ram "$2" "$1.ram" || fail "$1: restored RAM differs from $2"
-    rm -f "$1.ram"
+lv_restore_cmp() { # FILE SOURCE-DUMP [virsh restore flags]
+    _f=$1 _src=$2
+    shift 2
+    libvirt_restore "$_f" "$dom" "$_f.ram" "$@" ||
+        fail "virsh restore $* $_f failed"
+    qemu_cmp_ram "$_src" "$_f.ram" ||
+        fail "$_f: restored RAM ($*) differs from $_src"
+    rm -f "$_f.ram"
 }
 
 conv() { # [OPTIONS] DIRECTION IN OUT
@@ -113,11 +117,10 @@ conv stream-to-image raw.img raw-to.img
 check raw-to.img sparse mapped-ram null raw.img
 same_xml raw-to.img raw.img
 lv_restore_cmp raw-to.img raw.src
-# the converted sparse image also loads with parallel channels (multifd)
-libvirt_restore raw-to.img "$dom" par.ram --parallel-channels 2 ||
-    fail "virsh restore --parallel-channels 2 raw-to.img failed"
-qemu_cmp_ram raw.src par.ram || fail "parallel restore of raw-to.img differs"
-rm -f par.ram
+# the converted sparse image also loads with parallel channels (multifd),
+# and past the page cache (O_DIRECT)
+lv_restore_cmp raw-to.img raw.src --parallel-channels 2
+lv_restore_cmp raw-to.img raw.src --bypass-cache
 
 conv stream-to-image zstd.img zstd-to.img
 check zstd-to.img sparse mapped-ram null zstd.img
@@ -128,11 +131,13 @@ conv image-to-stream sparse.img sparse-to.img
 check sparse-to.img raw stream null sparse.img
 same_xml sparse-to.img sparse.img
 lv_restore_cmp sparse-to.img sparse.src
+lv_restore_cmp sparse-to.img sparse.src --bypass-cache
 
 conv image-to-stream --zstd sparse.img sparse-to-zstd.img
 check sparse-to-zstd.img zstd stream zstd sparse.img
 same_xml sparse-to-zstd.img sparse.img
 lv_restore_cmp sparse-to-zstd.img sparse.src
+lv_restore_cmp sparse-to-zstd.img sparse.src --bypass-cache
 
 if [ -e gzip.img ]; then
     conv stream-to-image gzip.img gzip-to.img
