@@ -4,9 +4,9 @@
 # and gzip.  inspect shows the container (format, domain, complete) and the
 # layout; convert keeps the libvirt header: raw/zstd/gzip -> image gives a
 # "sparse" libvirt image, sparse -> stream a "raw" one, and with --zstd a
-# "zstd" one; virsh restore of every output (also with --bypass-cache, and
-# a sparse one with --parallel-channels) gives guest RAM byte-identical
-# to the domain's RAM before the save.  --no-container writes the bare QEMU
+# "zstd" one; virsh restore of every output gives guest RAM byte-identical
+# to the domain's RAM before the save (one output of each format also with
+# --bypass-cache, a sparse one with --parallel-channels).  --no-container writes the bare QEMU
 # stream/image (inspect: container null), which QEMU itself restores.
 . "$TESTS_SRCDIR/lib.sh"
 use_libvirt "fr-lv-t0901-$$-"
