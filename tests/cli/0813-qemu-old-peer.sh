@@ -5,7 +5,7 @@
 # exec: pipes, with the 7.2 machine type on both sides:
 #  - QEMU 10 saves a mapped-ram image; QEMU 7.2 restores it through
 #    -incoming "exec:fixedram convert image-to-stream IMG -";
-#  - QEMU 7.2 saves, paused and live (resent pages), through
+#  - QEMU 7.2 saves, paused and live (resent pages; and XBZRLE), through
 #    migrate "exec:fixedram convert stream-to-image - IMG"; QEMU 10 restores
 #    the image with mapped-ram, and with mapped-ram + multifd.
 # Every restore gives the source's guest RAM (pmemsave), byte for byte.
@@ -62,3 +62,13 @@ json_get live.stats 'd["ram"]["dirty-sync-count"] >= 2' > syncs.out
 assert_eq "$(cat syncs.out)" True "the live save iterated"
 $FIXEDRAM verify live.img > live.verify || fail "verify of live.img: $(cat live.verify)"
 restore_cmp live.src "QEMU $old_ver's live save as an image" --in=live.img
+
+# the same with XBZRLE pages, as QEMU 7.2 encodes them
+QEMU=$OLD "$PYTHON" "$FRQEMU" save $M --guest=live --mode=xbzrle \
+    --uri-prefix=exec: \
+    --exec-cmd="$FIXEDRAM convert --force stream-to-image - $SCRATCH/xbz.img" \
+    --dump=xbz.src --stats=xbz.stats --timeout=90 ||
+    fail "QEMU $old_ver live xbzrle save through exec:fixedram failed"
+json_get xbz.stats 'd["xbzrle-cache"]["pages"] > 0' > xbz.out
+assert_eq "$(cat xbz.out)" True "the live save used XBZRLE"
+restore_cmp xbz.src "QEMU $old_ver's live xbzrle save as an image" --in=xbz.img
