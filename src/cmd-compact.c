@@ -2,7 +2,7 @@
  * fixedram compact: drop what a restore never uses.
  *
  * A classic stream keeps only the last copy of each page (XBZRLE resolved,
- * ZERO records where QEMU sends them): read twice (compact.h), or from a
+ * ZERO records for all-zero pages, as QEMU sends them): read twice (compact.h), or from a
  * pipe through a temporary mapped-ram image and back.  A mapped-ram image
  * file loses the data under cleared bitmap bits and its all-zero pages: it
  * keeps its layout and only the pages with data are copied (compact.h);
@@ -113,12 +113,12 @@ static const struct argp compact_argp = {
     options, parse_opt, "INPUT OUTPUT\n--in-place IMAGE",
     "Drop what a restore never uses, keeping the layout.  A classic stream "
     "keeps only the last copy of each page (XBZRLE pages resolved to full "
-    "pages, ZERO records where QEMU sends them); device state and the "
-    "libvirt header stay as they are.  A mapped-ram image loses the data "
-    "left under cleared bitmap bits and its all-zero pages (their bits are "
-    "cleared, as QEMU does), and is trimmed to holes.  Reports the bytes "
-    "and allocated blocks saved.  Compacting a compacted file changes "
-    "nothing."
+    "pages, all-zero pages as ZERO records, as QEMU sends them); device "
+    "state and the libvirt header stay as they are.  A mapped-ram image "
+    "loses the data left under cleared bitmap bits and its all-zero pages "
+    "(their bits are cleared, as QEMU does), and is trimmed to holes.  "
+    "Reports the bytes and allocated blocks saved.  Compacting a compacted "
+    "file changes nothing."
     "\v"
     "--in-place rewrites only the bitmaps of the image, makes them durable "
     "(fsync), and then punches holes: a crash at any point leaves a valid "

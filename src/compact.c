@@ -184,12 +184,16 @@ static int copy_blocks(void *opaque, struct ram_state *rs)
     return ram_write_block_list(c->out, rs);
 }
 
-/* One record, naming the block when it is not the one named last. */
+/* One record, naming the block when it is not the one named last.  An
+ * all-zero page goes as a ZERO record, as QEMU sends it (a stream saved
+ * with zero-page-detection=none carries them as full pages). */
 static int put_record(struct compactor *c, size_t block, uint64_t page,
                       bool zero, const uint8_t *data)
 {
     const struct ram_state *rs = &c->sum->ram;
     static const uint8_t fill;
+
+    zero = zero || fr_is_zero(data, rs->page_size);
     unsigned flags = zero ? RAM_FLAG_ZERO : RAM_FLAG_PAGE;
 
     if (c->named == block) {

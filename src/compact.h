@@ -1,6 +1,7 @@
 /*
  * Compacting a classic stream in two passes over the input, without a
- * copy of guest RAM: the first pass finds the pages sent more than once
+ * copy of guest RAM (all-zero pages become ZERO records, as QEMU sends
+ * them): the first pass finds the pages sent more than once
  * (one bit per page, beside the walk's own map of pages sent) and the ram
  * sections with such records; the second copies everything through,
  * records of pages sent once included, in their order.  The final copies

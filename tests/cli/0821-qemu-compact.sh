@@ -8,7 +8,8 @@
 # allocated blocks, stat %b), verifies clean (0), has the same checksum
 # and guest RAM (diff 0) as its input, QEMU restores it to RAM identical to
 # the source's RAM at the end of the save, and compacting it again gives a
-# byte-identical file.  compact --in-place on a copy of the mapped-ram save
+# byte-identical file.  A paused save with zero-page-detection=none loses
+# its zero pages' data (ZERO records instead).  compact --in-place on a copy of the mapped-ram save
 # frees blocks too, keeps it restorable to identical RAM, and verify then
 # says 0.
 . "$TESTS_SRCDIR/lib.sh"
@@ -96,6 +97,32 @@ PY
     cmp $name.cmp $name.cmp2 || fail "compacting $name.cmp again changed it"
     rm -f $name.cmp2
 done
+
+# A stream saved with zero-page-detection=none carries its zero pages as
+# full PAGE records: compact makes them ZERO records, as QEMU sends them
+# with detection on, and the stream shrinks to a fraction.
+head -c 4194304 /dev/urandom > blob.bin
+"$PYTHON" "$FRQEMU" save --mode=classic --zero-page-detection=none \
+    --out=zpd.sav --blob=blob.bin --blob-addr=0x2000000 --dump=zpd.src \
+    --timeout=60 || fail "QEMU save with zero-page-detection=none failed"
+$FIXEDRAM compact -q zpd.sav zpd.cmp || fail "compact zpd.sav failed"
+$FIXEDRAM inspect --output=json zpd.sav > zpd.sav.json
+$FIXEDRAM inspect --output=json zpd.cmp > zpd.cmp.json
+python3 - zpd.sav.json zpd.cmp.json <<'PY' || fail "zpd.cmp: zero pages not made ZERO records"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+ra, rb = a["records"], b["records"]
+assert ra["zero"] == 0 and ra["page"] >= 32768, ra     # full pages only
+assert rb["page"] + rb["zero"] == ra["page"], (ra, rb)  # one record each
+assert 1024 <= rb["page"] < ra["page"] // 4, (ra, rb)   # the blob's stay
+PY
+[ $(($(stat -c %s zpd.cmp) * 4)) -lt "$(stat -c %s zpd.sav)" ] ||
+    fail "zpd.cmp is not a quarter of zpd.sav"
+expect_code 0 $FIXEDRAM verify zpd.cmp > /dev/null
+same_content zpd.sav zpd.cmp
+restore_cmp zpd.cmp zpd.src
+$FIXEDRAM compact -q zpd.cmp zpd.cmp2 || fail "compact zpd.cmp failed"
+cmp zpd.cmp zpd.cmp2 || fail "compacting zpd.cmp again changed it"
 
 # In place, on a copy of the live-zeroing mapped-ram image.
 cp --sparse=always zmapped.sav inplace.sav

@@ -7,6 +7,7 @@ Stdlib only.  Subcommands:
           [--guest=paused|live|live-zeroing] [--mem=128M] [--machine=pc]
           [--dump=RAM.bin] [--uri-prefix=file:|exec:] [--exec-cmd=CMD]
           [--offset=N] [--shared-mem=PATH [--ignore-shared]]
+          [--zero-page-detection=none|legacy|multifd]
   restore --mode=MODE|auto --in=FILE --dump=RAM.bin [--stats=S.json]
           [--uri-prefix=file:|exec:] [--exec-cmd=CMD] [--offset=N]
           [--shared-mem=PATH [--ignore-shared]]
@@ -527,6 +528,8 @@ def save_once(args, qargs, dio, tmpdir, deadline):
             params["direct-io"] = True
         if args.mode == "xbzrle":
             params["xbzrle-cache-size"] = args.xbzrle_cache
+        if args.zero_page_detection:
+            params["zero-page-detection"] = args.zero_page_detection
         if live:
             # Small bandwidth and a 1 ms downtime limit: the save cannot
             # converge while the guest keeps dirtying 8 MiB, so it iterates
@@ -711,6 +714,10 @@ def build_parser():
                    help="live: seconds the guest runs before the save")
     s.add_argument("--xbzrle-cache", type=parse_size, default=parse_size("32M"),
                    help="xbzrle-cache-size (default 32M)")
+    s.add_argument("--zero-page-detection",
+                   choices=("none", "legacy", "multifd"),
+                   help="the zero-page-detection parameter (none: zero "
+                   "pages go as full pages)")
     common(s)
 
     r = sub.add_parser("restore", help="load a migration file, dump guest RAM")
