@@ -54,6 +54,13 @@ if [ -n "$backports" ] && [ ! -x "$OLD_QEMU_DIR/qemu-system-x86_64" ]; then
     if (cd "$tmp" && $SUDO apt-get download -qq -o APT::Sandbox::User=root \
             qemu-system-x86/bookworm qemu-system-common/bookworm \
             qemu-system-data/bookworm); then
+        # its shared libraries, where the system's QEMU did not bring them
+        libs=$(dpkg-deb -f "$tmp"/qemu-system-x86_*.deb Depends |
+               tr ',' '\n' | sed 's/^ *//; s/[ |(].*//' | grep '^lib')
+        # shellcheck disable=SC2086
+        $SUDO apt-get install -y -qq --no-upgrade $libs >/dev/null ||
+            echo "install-deps: note: some libraries of QEMU 7.2 are" \
+                 "missing; test 0813 may skip" >&2
         $SUDO mkdir -p "$OLD_QEMU_DIR/root"
         for deb in "$tmp"/*.deb; do
             $SUDO dpkg -x "$deb" "$OLD_QEMU_DIR/root"
