@@ -7,7 +7,8 @@
 #    -incoming "exec:fixedram convert image-to-stream IMG -";
 #  - QEMU 7.2 saves, paused and live (resent pages; and XBZRLE), through
 #    migrate "exec:fixedram convert stream-to-image - IMG"; QEMU 10 restores
-#    the image with mapped-ram, and with mapped-ram + multifd.
+#    the image with mapped-ram, and with mapped-ram + multifd; the XBZRLE
+#    one also goes back into QEMU 7.2 through image-to-stream.
 # Every restore gives the source's guest RAM (pmemsave), byte for byte.
 . "$TESTS_SRCDIR/lib.sh"
 use_qemu
@@ -72,3 +73,7 @@ QEMU=$OLD "$PYTHON" "$FRQEMU" save $M --guest=live --mode=xbzrle \
 json_get xbz.stats 'd["xbzrle-cache"]["pages"] > 0' > xbz.out
 assert_eq "$(cat xbz.out)" True "the live save used XBZRLE"
 restore_cmp xbz.src "QEMU $old_ver's live xbzrle save as an image" --in=xbz.img
+# and back into QEMU 7.2 from that image
+QEMU=$OLD restore_cmp xbz.src "xbz.img back in QEMU $old_ver" \
+    --mode=classic --uri-prefix=exec: \
+    --exec-cmd="$FIXEDRAM convert image-to-stream $SCRATCH/xbz.img -"
