@@ -38,6 +38,20 @@ use_qemu() {
     qemu_require
 }
 
+# qemu_restore_cmp SOURCE-DUMP WHAT [frqemu restore options]: QEMU restores
+# (paused) to guest RAM identical to SOURCE-DUMP, else the test fails
+# naming WHAT.
+qemu_restore_cmp() {
+    _src=$1 _what=$2
+    shift 2
+    rm -f restored.ram
+    "$PYTHON" "$FRQEMU" restore --dump=restored.ram --timeout=60 "$@" ||
+        fail "QEMU cannot restore $_what"
+    qemu_cmp_ram "$_src" restored.ram ||
+        fail "$_what: restored RAM differs from $_src"
+    rm -f restored.ram
+}
+
 # use_libvirt PREFIX: use_qemu, then the libvirt helpers
 # (tests/libvirt/lib-libvirt.sh) for domains named PREFIX... (a prefix of
 # the test's own: libvirt_cleanup destroys every domain it matches, and

@@ -17,10 +17,7 @@ conv() { # DIRECTION IN OUT
 }
 
 restore_cmp() { # FILE SOURCE-DUMP
-    "$PYTHON" "$FRQEMU" restore --in="$1" --dump="$1.ram" --timeout=60 ||
-        fail "QEMU cannot restore $1"
-    qemu_cmp_ram "$2" "$1.ram" || fail "$1: restored RAM differs from $2"
-    rm -f "$1.ram"
+    qemu_restore_cmp "$2" "$1" --in="$1"
 }
 
 # same_pages IN OUT FORMAT: inspect OUT has layout FORMAT and the same

@@ -17,14 +17,7 @@ qemu_build_guest "$SCRATCH/guest" || fail "cannot build the live test guest"
 head -c 8388608 /dev/urandom > blob.bin
 
 restore_cmp() { # SOURCE-DUMP WHAT [frqemu restore options]
-    _src=$1 _what=$2
-    shift 2
-    rm -f restored.ram
-    "$PYTHON" "$FRQEMU" restore --dump=restored.ram --timeout=60 "$@" ||
-        fail "QEMU cannot restore $_what"
-    qemu_cmp_ram "$_src" restored.ram ||
-        fail "$_what: restored RAM differs from $_src"
-    rm -f restored.ram
+    qemu_restore_cmp "$@"
 }
 
 inspect_is() { # FILE KEY-EXPR VALUE

@@ -28,12 +28,21 @@ head -c 8388608 /dev/urandom > blob.bin
 restore_cmp() { # SOURCE-DUMP WHAT [frqemu restore options]
     _src=$1 _what=$2
     shift 2
-    rm -f restored.ram
-    "$PYTHON" "$FRQEMU" restore $M --dump=restored.ram --timeout=60 "$@" ||
-        fail "QEMU cannot restore $_what"
-    qemu_cmp_ram "$_src" restored.ram ||
-        fail "$_what: restored RAM differs from $_src"
-    rm -f restored.ram
+    qemu_restore_cmp "$_src" "$_what" $M "$@"
+}
+
+# old_save NAME [frqemu save options]: QEMU 7.2 saves through
+# exec:fixedram stream-to-image into NAME.img, which verifies clean; its
+# RAM goes to NAME.src, query-migrate to NAME.stats
+old_save() {
+    _name=$1
+    shift
+    QEMU=$OLD "$PYTHON" "$FRQEMU" save $M --uri-prefix=exec: \
+        --exec-cmd="$FIXEDRAM convert --force stream-to-image - $SCRATCH/$_name.img" \
+        --dump=$_name.src --stats=$_name.stats --timeout=90 "$@" ||
+        fail "QEMU $old_ver save $* through exec:fixedram failed"
+    $FIXEDRAM verify $_name.img > $_name.verify ||
+        fail "verify of $_name.img: $(cat $_name.verify)"
 }
 
 # ---- QEMU 10 mapped-ram image -> QEMU 7.2
@@ -45,31 +54,18 @@ QEMU=$OLD restore_cmp new.src "QEMU $QEMU_VERSION's image in QEMU $old_ver" \
     --exec-cmd="$FIXEDRAM convert image-to-stream $SCRATCH/new.img -"
 
 # ---- QEMU 7.2 -> mapped-ram image -> QEMU 10
-QEMU=$OLD "$PYTHON" "$FRQEMU" save $M --mode=classic --uri-prefix=exec: \
-    --exec-cmd="$FIXEDRAM convert stream-to-image - $SCRATCH/old.img" \
-    --blob=blob.bin --blob-addr=0x2000000 --dump=old.src --timeout=60 ||
-    fail "QEMU $old_ver save through exec:fixedram failed"
-$FIXEDRAM verify old.img > old.verify || fail "verify of old.img: $(cat old.verify)"
+old_save old --mode=classic --blob=blob.bin --blob-addr=0x2000000 --timeout=60
 restore_cmp old.src "QEMU $old_ver's save as an image" --in=old.img
 restore_cmp old.src "QEMU $old_ver's save as an image, multifd" \
     --mode=mapped-ram-multifd --in=old.img
 
-QEMU=$OLD "$PYTHON" "$FRQEMU" save $M --guest=live --mode=classic \
-    --uri-prefix=exec: \
-    --exec-cmd="$FIXEDRAM convert --force stream-to-image - $SCRATCH/live.img" \
-    --dump=live.src --stats=live.stats --timeout=90 ||
-    fail "QEMU $old_ver live save through exec:fixedram failed"
+old_save live --guest=live --mode=classic
 json_get live.stats 'd["ram"]["dirty-sync-count"] >= 2' > syncs.out
 assert_eq "$(cat syncs.out)" True "the live save iterated"
-$FIXEDRAM verify live.img > live.verify || fail "verify of live.img: $(cat live.verify)"
 restore_cmp live.src "QEMU $old_ver's live save as an image" --in=live.img
 
 # the same with XBZRLE pages, as QEMU 7.2 encodes them
-QEMU=$OLD "$PYTHON" "$FRQEMU" save $M --guest=live --mode=xbzrle \
-    --uri-prefix=exec: \
-    --exec-cmd="$FIXEDRAM convert --force stream-to-image - $SCRATCH/xbz.img" \
-    --dump=xbz.src --stats=xbz.stats --timeout=90 ||
-    fail "QEMU $old_ver live xbzrle save through exec:fixedram failed"
+old_save xbz --guest=live --mode=xbzrle
 json_get xbz.stats 'd["xbzrle-cache"]["pages"] > 0' > xbz.out
 assert_eq "$(cat xbz.out)" True "the live save used XBZRLE"
 restore_cmp xbz.src "QEMU $old_ver's live xbzrle save as an image" --in=xbz.img
