@@ -4,7 +4,7 @@
 Stdlib only.  Subcommands:
 
   save    --mode=MODE --out=FILE [--stats=S.json] [--blob=F --blob-addr=A]
-          [--guest=paused|live|live-zeroing] [--mem=128M] [--machine=pc]
+          [--guest=paused|live|live-zeroing] [--mem=128M] [--machine=M]
           [--dump=RAM.bin] [--uri-prefix=file:|exec:] [--exec-cmd=CMD]
           [--offset=N] [--shared-mem=PATH [--ignore-shared]]
           [--zero-page-detection=none|legacy|multifd]
@@ -27,6 +27,12 @@ until dirty-sync-count >= --min-syncs (and, for xbzrle, xbzrle-cache.pages >=
 completion (source stopped).  A save that converged early anyway (vCPU
 descheduled) is retried (--attempts).  exec: saves wait for the command to
 finish.  $QEMU overrides qemu-system-x86_64.
+
+An aarch64 QEMU ($QEMU named qemu-system-aarch64...) runs machine virt
+with -cpu max; guest RAM (and so --dump) starts at 0x40000000, which
+--blob-addr must account for.  Its live guest is a loop of ten instructions
+loaded at RAM + 2 MiB (no kernel; QEMU puts its device tree at the start) that stores a pass counter at word
++8 of each page of RAM 16..24 MiB, forever; there is no live-zeroing.
 
 --guest=live-zeroing boots the same kernel with `-append frguest=zeroing`:
 besides rewriting the even pages of 16..24 MiB, it fills half of the odd
@@ -99,6 +105,34 @@ def parse_int(text):
 
 def qemu_binary():
     return os.environ.get("QEMU", "qemu-system-x86_64")
+
+
+def target_arch():
+    return ("aarch64" if "aarch64" in os.path.basename(qemu_binary())
+            else "x86_64")
+
+
+# Where guest RAM starts, per target.
+RAM_BASE = {"x86_64": 0, "aarch64": 0x40000000}
+
+# The aarch64 live guest, loaded at RAM + 2 MiB (the device tree is at
+# the start) with the vCPU's PC there (MMU off):
+#   movz x0, #0x4100, lsl #16   x0 = RAM + 16 MiB
+#   movz x2, #0                 x2 = pass counter
+# pass:
+#   add  x2, x2, #1
+#   mov  x1, x0
+#   movz x3, #2048              pages in 16..24 MiB
+# page:
+#   str  x2, [x1, #8]
+#   add  x1, x1, #1, lsl #12    next page
+#   subs x3, x3, #1
+#   b.ne page
+#   b    pass
+AARCH64_LIVE_GUEST = [
+    0xD2A82000, 0xD2800002, 0x91000442, 0xAA0003E1, 0xD2810003,
+    0xF9000422, 0x91400421, 0xF1000463, 0x54FFFFA1, 0x17FFFFF9,
+]
 
 
 def qemu_version(binary):
@@ -387,7 +421,7 @@ def migration_uri(args, path, direction, rcfile=None):
 
 
 def machine_args(args, paused):
-    machine = args.machine
+    machine = args.machine or ("virt" if target_arch() == "aarch64" else "pc")
     a = []
     if args.shared_mem:
         a += ["-object", "memory-backend-file,id=mem,size=%dM,mem-path=%s,"
@@ -395,6 +429,8 @@ def machine_args(args, paused):
         machine += ",memory-backend=mem"
     a = ["-M", machine, "-m", "%dM" % (args.mem >> 20), "-accel", "tcg",
          "-display", "none", "-nodefaults"] + a
+    if target_arch() == "aarch64":
+        a += ["-cpu", "max"]
     if paused:
         a.append("-S")
     return a
@@ -438,15 +474,35 @@ def guest_kernel(args, tmpdir):
     return r.stdout.decode().strip().splitlines()[-1]
 
 
+def live_guest_args(args, tmpdir):
+    """QEMU options that start the live guest."""
+    if target_arch() == "aarch64":
+        if args.guest != "live":
+            raise Failure("no %s guest for aarch64" % args.guest)
+        code = os.path.join(tmpdir, "aarch64-guest.bin")
+        with open(code, "wb") as f:
+            for insn in AARCH64_LIVE_GUEST:
+                f.write(insn.to_bytes(4, "little"))
+        return ["-device", "loader,file=%s,addr=0x%x,cpu-num=0"
+                % (code, RAM_BASE["aarch64"] + (2 << 20))]
+    a = ["-kernel", guest_kernel(args, tmpdir)]
+    if args.guest == "live-zeroing":
+        a += ["-append", "frguest=zeroing"]
+    return a
+
+
 def guest_counter(vm):
     """Pass counter of the live guest (word +8 of its first dirty page)."""
-    out = vm.cmd("human-monitor-command", **{"command-line": "xp /1wx 0x1000008"})
+    addr = RAM_BASE[target_arch()] + 0x1000008
+    out = vm.cmd("human-monitor-command",
+                 **{"command-line": "xp /1wx 0x%x" % addr})
     m = re.search(r":\s*0x([0-9a-fA-F]+)", out or "")
     return int(m.group(1), 16) if m else None
 
 
 def pmemsave(vm, args, path):
-    vm.cmd("pmemsave", val=0, size=args.mem, filename=os.path.abspath(path))
+    vm.cmd("pmemsave", val=RAM_BASE[target_arch()], size=args.mem,
+           filename=os.path.abspath(path))
 
 
 def write_stats(path, info):
@@ -473,9 +529,7 @@ def cmd_save(args, tmpdir, deadline):
 
     qargs = machine_args(args, paused=True)
     if live:
-        qargs += ["-kernel", guest_kernel(args, tmpdir)]
-        if args.guest == "live-zeroing":
-            qargs += ["-append", "frguest=zeroing"]
+        qargs += live_guest_args(args, tmpdir)
     if args.blob:
         qargs += ["-device", "loader,file=%s,addr=0x%x,force-raw=on"
                   % (os.path.abspath(args.blob), args.blob_addr)]
@@ -670,7 +724,8 @@ def build_parser():
     def common(sp):
         sp.add_argument("--mem", type=parse_size, default=parse_size("128M"),
                         help="guest RAM size (default 128M)")
-        sp.add_argument("--machine", default="pc", help="machine type")
+        sp.add_argument("--machine", help="machine type (default pc; "
+                        "virt for aarch64)")
         sp.add_argument("--uri-prefix", choices=("file:", "exec:"),
                         default="file:")
         sp.add_argument("--exec-cmd", help="command for an exec: URI "
@@ -698,7 +753,7 @@ def build_parser():
                    default="paused",
                    help="paused (-S), live (the test guest rewrites 16..24 "
                    "MiB) or live-zeroing (it also zeroes pages again)")
-    s.add_argument("--dump", help="write guest RAM (0..mem) here")
+    s.add_argument("--dump", help="write guest RAM (all of --mem) here")
     s.add_argument("--kernel", help="live guest kernel (default: build it; "
                    "env FRQEMU_KERNEL)")
     s.add_argument("--bandwidth", type=parse_size, default=parse_size("32M"),
