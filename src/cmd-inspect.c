@@ -377,8 +377,57 @@ static void print_map(const struct ram_state *rs, const struct ram_block *b)
     }
 }
 
-static void print_human(const struct savefile *sf,
-                        const struct sf_summary *sum, bool map)
+/* One line per device section: an iterative one (START, then PART and END
+ * sections, which QEMU may send in every iteration: once per ram section
+ * with the dirty-bitmaps capability) with the bytes and count of its
+ * listed parts, START included.  Returns 0, or -1 when out of memory. */
+static int print_devices(const struct sf_summary *sum)
+{
+    size_t nsecs = sum->sv.nsecs, nlines = 0, niter = 0;
+    uint64_t *parts = calloc(2 * nsecs + 1, sizeof(*parts));
+    uint64_t *bytes = parts + nsecs, nparts = sum->devs_unlisted;
+
+    if (!parts) {
+        return -1;
+    }
+    for (size_t i = 0; i < sum->ndevs; i++) {
+        const struct sf_device *d = &sum->devs[i];
+        parts[d->sec]++;
+        bytes[d->sec] += d->body_len;
+        nlines += d->type == SV_FULL || d->type == SV_START;
+        niter += d->type == SV_START;
+        nparts += d->type != SV_FULL;
+    }
+    printf("\ndevice sections: %zu", nlines);
+    if (niter) {
+        printf(" (%zu iterative, in %" PRIu64 " parts)", niter, nparts);
+    }
+    printf(", %" PRIu64 " bytes%s\n", sum->device_bytes,
+           sum->vmdesc_used ? " (sized by vmdesc)" : "");
+    for (size_t i = 0; i < sum->ndevs; i++) {
+        const struct sf_device *d = &sum->devs[i];
+        const struct sv_section *sec = sf_device_section(sum, d);
+        if (d->type != SV_FULL && d->type != SV_START) {
+            continue;   /* counted in its START's line */
+        }
+        printf("  %4u %-32s inst %-3u v%-3u %8" PRIu64 " bytes at 0x%"
+               PRIx64, sec->id, sec->idstr, sec->instance, sec->version,
+               bytes[d->sec], d->offset);
+        if (d->type == SV_START) {
+            printf(", %" PRIu64 " parts", parts[d->sec]);
+        }
+        putchar('\n');
+    }
+    if (sum->devs_unlisted) {
+        printf("  (%" PRIu64 " more part and end sections, not listed)\n",
+               sum->devs_unlisted);
+    }
+    free(parts);
+    return 0;
+}
+
+static int print_human(const struct savefile *sf,
+                       const struct sf_summary *sum, bool map)
 {
     const struct sv_config *cfg = &sum->sv.cfg;
     const struct ram_state *rs = &sum->ram;
@@ -433,19 +482,8 @@ static void print_human(const struct savefile *sf,
                blk->name, fr_human_size(blk->length, a, sizeof(a)), p, z,
                ab);
     }
-    printf("\ndevice sections: %" PRIu64 ", %" PRIu64 " bytes%s\n",
-           sum->ndevs + sum->devs_unlisted, sum->device_bytes,
-           sum->vmdesc_used ? " (sized by vmdesc)" : "");
-    for (size_t i = 0; i < sum->ndevs; i++) {
-        const struct sf_device *d = &sum->devs[i];
-        const struct sv_section *sec = sf_device_section(sum, d);
-        printf("  %4u %-32s inst %-3u v%-3u %8" PRIu64 " bytes at 0x%"
-               PRIx64 "\n", sec->id, sec->idstr, sec->instance,
-               sec->version, d->body_len, d->offset);
-    }
-    if (sum->devs_unlisted) {
-        printf("  (%" PRIu64 " more part and end sections, not listed)\n",
-               sum->devs_unlisted);
+    if (print_devices(sum) < 0) {
+        return -1;
     }
     for (size_t i = 0; i < sum->ncmds; i++) {
         printf("command:         %s at 0x%" PRIx64 "\n",
@@ -470,6 +508,7 @@ static void print_human(const struct savefile *sf,
             print_map(rs, &rs->blocks[i]);
         }
     }
+    return 0;
 }
 
 static int run_inspect(int argc, char **argv)
@@ -490,8 +529,9 @@ static int run_inspect(int argc, char **argv)
         ret = fr_report(&sf.err, o.path);
     } else if (o.output == FR_OUTPUT_JSON) {
         print_json(&sf, &sum, o.map);
-    } else {
-        print_human(&sf, &sum, o.map);
+    } else if (print_human(&sf, &sum, o.map) < 0) {
+        fr_fail(&sf.err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+        ret = fr_report(&sf.err, o.path);
     }
     savefile_summary_free(&sum);
     savefile_close(&sf);

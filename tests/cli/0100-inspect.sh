@@ -136,6 +136,7 @@ assert d["device_bytes"] == 2 * 70000 + 2, d["device_bytes"]
 assert len(d["commands"]) == 65536 and d["commands_not_listed"] == 4464
 PY
 $FIXEDRAM inspect many.bin > many.txt
-assert_grep '^device sections: 70002, 140002 bytes' many.txt
+assert_grep '^device sections: 1 \(1 iterative, in 70002 parts\), 140002 bytes' many.txt
+assert_grep ' dev  .* 131073 bytes at 0x[0-9a-f]+, 65537 parts$' many.txt
 assert_grep '(4465 more part and end sections, not listed)' many.txt
 assert_grep '(4464 more, not listed)' many.txt

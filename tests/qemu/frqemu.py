@@ -7,10 +7,10 @@ Stdlib only.  Subcommands:
           [--guest=paused|live|live-zeroing] [--mem=128M] [--machine=M]
           [--dump=RAM.bin] [--uri-prefix=file:|exec:] [--exec-cmd=CMD]
           [--offset=N] [--shared-mem=PATH [--ignore-shared]]
-          [--zero-page-detection=none|legacy|multifd]
+          [--zero-page-detection=none|legacy|multifd] [--dirty-bitmap]
   restore --mode=MODE|auto --in=FILE --dump=RAM.bin [--stats=S.json]
           [--uri-prefix=file:|exec:] [--exec-cmd=CMD] [--offset=N]
-          [--shared-mem=PATH [--ignore-shared]]
+          [--shared-mem=PATH [--ignore-shared]] [--dirty-bitmap]
   version prints QEMU's version; exit 77 if QEMU is missing or older than 9.0
 
 MODE: classic, xbzrle, mapped-ram, mapped-ram-multifd (2 channels),
@@ -45,6 +45,13 @@ PAGE then ZERO records; mapped-ram: clear bitmap bits over stale data).
 --ignore-shared also sets the x-ignore-shared capability, so that the save
 lists the "mem" block but sends none of its pages (restore needs the same
 PATH and --ignore-shared).
+
+--dirty-bitmap gives the VM a 64 MiB null-co block node "n0" and sets the
+dirty-bitmaps capability, so that the stream carries an iterative
+"dirty-bitmap" section; save adds bitmap "b0" (64 KiB granularity) to n0
+and dirties 1 MiB at 0 and 64 KiB at 8 MiB before saving.  --stats then
+also holds "fr-dirty-bitmaps": [[node, bitmap, dirty bytes], ...] of the
+saved or restored VM (restore needs --dirty-bitmap too).
 
 Exit status: 0 success, 1 failure (QEMU's error and stderr on stderr),
 2 usage, 77 QEMU missing/too old.  Nothing is printed on success except
@@ -349,6 +356,8 @@ def mode_caps(mode, side, args=None):
     caps = {}
     if args is not None and getattr(args, "ignore_shared", False):
         caps["x-ignore-shared"] = True
+    if args is not None and getattr(args, "dirty_bitmap", False):
+        caps["dirty-bitmaps"] = True
     if mode == "xbzrle" and side == "src":
         caps["xbzrle"] = True
     if mode.startswith("mapped-ram"):
@@ -431,6 +440,8 @@ def machine_args(args, paused):
          "-display", "none", "-nodefaults"] + a
     if target_arch() == "aarch64":
         a += ["-cpu", "max"]
+    if getattr(args, "dirty_bitmap", False):
+        a += ["-blockdev", "driver=null-co,node-name=n0,size=67108864"]
     if paused:
         a.append("-S")
     return a
@@ -498,6 +509,27 @@ def guest_counter(vm):
                  **{"command-line": "xp /1wx 0x%x" % addr})
     m = re.search(r":\s*0x([0-9a-fA-F]+)", out or "")
     return int(m.group(1), 16) if m else None
+
+
+def dirty_bitmaps(vm):
+    """[[node, bitmap, dirty bytes], ...] of VM's block nodes."""
+    return [[n["node-name"], b["name"], b["count"]]
+            for n in vm.cmd("query-named-block-nodes", flat=True)
+            for b in n.get("dirty-bitmaps", [])]
+
+
+def add_dirty_bitmap(vm):
+    """Bitmap b0 on n0, with 1 MiB at 0 and 64 KiB at 8 MiB dirty."""
+    # a transaction: "name" would clash with Qemu.cmd's own argument
+    vm.cmd("transaction", actions=[{
+        "type": "block-dirty-bitmap-add",
+        "data": {"node": "n0", "name": "b0", "granularity": 65536}}])
+    for io in ("write 0 1M", "write 8M 64k"):
+        # qemu-io reports on QEMU's stdout, and errors in the reply
+        out = vm.cmd("human-monitor-command",
+                     **{"command-line": 'qemu-io n0 "%s"' % io})
+        if out:
+            raise Failure("qemu-io %s on n0: %s" % (io, out))
 
 
 def pmemsave(vm, args, path):
@@ -584,6 +616,8 @@ def save_once(args, qargs, dio, tmpdir, deadline):
             params["xbzrle-cache-size"] = args.xbzrle_cache
         if args.zero_page_detection:
             params["zero-page-detection"] = args.zero_page_detection
+        if args.dirty_bitmap:
+            add_dirty_bitmap(vm)
         if live:
             # Small bandwidth and a 1 ms downtime limit: the save cannot
             # converge while the guest keeps dirtying 8 MiB, so it iterates
@@ -627,6 +661,8 @@ def save_once(args, qargs, dio, tmpdir, deadline):
         if live and args.dump:
             # completed => source is stopped (postmigrate): RAM is final
             pmemsave(vm, args, args.dump)
+        if args.dirty_bitmap:
+            info["fr-dirty-bitmaps"] = dirty_bitmaps(vm)
         vm.quit()
         return info
     except BaseException as e:
@@ -676,6 +712,8 @@ def cmd_restore(args, tmpdir, deadline):
             raise Failure("the restored VM is running (status %s)"
                           % st.get("status"))
         pmemsave(vm, args, args.dump)
+        if args.dirty_bitmap:
+            info["fr-dirty-bitmaps"] = dirty_bitmaps(vm)
         write_stats(args.stats, info)
         vm.quit()
     except BaseException as e:
@@ -743,6 +781,9 @@ def build_parser():
         sp.add_argument("--ignore-shared", action="store_true",
                         help="set capability x-ignore-shared (needs "
                         "--shared-mem)")
+        sp.add_argument("--dirty-bitmap", action="store_true",
+                        help="a block node with a dirty bitmap, and "
+                        "capability dirty-bitmaps")
 
     s = sub.add_parser("save", help="save a VM to a migration file")
     s.add_argument("--mode", choices=MODES, required=True)
