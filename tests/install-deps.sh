@@ -12,7 +12,7 @@ build_pkgs="build-essential autoconf automake pkg-config libzstd-dev
     libxxhash-dev zstd xxhash python3 gzip bzip2 xz-utils lzop xxd
     procps"
 vm_pkgs="qemu-system-x86 qemu-system-arm qemu-system-ppc qemu-system-s390x
-    libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon"
+    ovmf libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon"
 
 # bookworm's own QEMU is 7.2: add the backports suite, reusing the URIs of
 # the existing Debian source (deb822 or one-line format).

@@ -4,7 +4,8 @@
 Stdlib only.  Subcommands:
 
   save    --mode=MODE --out=FILE [--stats=S.json] [--blob=F --blob-addr=A]
-          [--guest=paused|live|live-zeroing] [--mem=128M] [--machine=M]
+          [--guest=paused|live|live-zeroing|firmware] [--mem=128M]
+          [--machine=M] [--firmware=CODE,VARS]
           [--dump=RAM.bin] [--uri-prefix=file:|exec:] [--exec-cmd=CMD]
           [--offset=N] [--shared-mem=PATH [--ignore-shared]]
           [--zero-page-detection=none|legacy|multifd] [--dirty-bitmap]
@@ -40,6 +41,13 @@ besides rewriting the even pages of 16..24 MiB, it fills half of the odd
 pages with data and zeroes the other half on every pass, alternating, so a
 live save sends many pages first with data and later as zero pages (classic:
 PAGE then ZERO records; mapped-ram: clear bitmap bits over stale data).
+
+--firmware=CODE,VARS loads UEFI firmware as two pflash drives (CODE read
+only; VARS written by the guest), the first one secure (for an SMM build
+on machine q35,smm=on); restore needs the same.  --guest=firmware runs
+the VM without a kernel for --run-time seconds, so the firmware writes
+RAM, then saves it while it runs, with no limits; --dump is taken after
+completion.
 
 --shared-mem=PATH backs guest RAM with a shared memory-backend-file (id
 "mem", e.g. PATH=/dev/shm/NAME; created, and left for the caller to remove);
@@ -456,6 +464,13 @@ def machine_args(args, paused):
         a += ["-cpu", "max"]
     if getattr(args, "dirty_bitmap", False):
         a += ["-blockdev", "driver=null-co,node-name=n0,size=67108864"]
+    if getattr(args, "firmware", None):
+        code, _, vars_ = args.firmware.partition(",")
+        a += ["-global", "driver=cfi.pflash01,property=secure,value=on",
+              "-drive", "if=pflash,format=raw,unit=0,file=%s,readonly=on"
+              % os.path.abspath(code),
+              "-drive", "if=pflash,format=raw,unit=1,file=%s"
+              % os.path.abspath(vars_)]
     if paused:
         a.append("-S")
     return a
@@ -642,7 +657,10 @@ def save_once(args, qargs, dio, tmpdir, deadline):
         if params:
             vm.cmd("migrate-set-parameters", **params)
 
-        if live:
+        if args.guest == "firmware":
+            vm.cmd("cont")
+            time.sleep(args.run_time)
+        elif live:
             vm.cmd("cont")
             time.sleep(args.run_time)
             c1 = guest_counter(vm)
@@ -673,7 +691,7 @@ def save_once(args, qargs, dio, tmpdir, deadline):
         info = wait_migration(vm, deadline, converge_when_ready)
         if args.uri_prefix == "exec:":
             wait_exec_rc(rcfile, deadline)
-        if live and args.dump:
+        if args.guest != "paused" and args.dump:
             # completed => source is stopped (postmigrate): RAM is final
             pmemsave(vm, args, args.dump)
         if args.dirty_bitmap:
@@ -796,6 +814,8 @@ def build_parser():
         sp.add_argument("--ignore-shared", action="store_true",
                         help="set capability x-ignore-shared (needs "
                         "--shared-mem)")
+        sp.add_argument("--firmware", help="CODE,VARS: UEFI firmware "
+                        "pflash images")
         sp.add_argument("--dirty-bitmap", action="store_true",
                         help="a block node with a dirty bitmap, and "
                         "capability dirty-bitmaps")
@@ -805,10 +825,12 @@ def build_parser():
     s.add_argument("--out", help="output file")
     s.add_argument("--blob", help="raw file loaded into guest RAM")
     s.add_argument("--blob-addr", type=parse_int, help="guest-physical address")
-    s.add_argument("--guest", choices=("paused", "live", "live-zeroing"),
+    s.add_argument("--guest", choices=("paused", "live", "live-zeroing",
+                                       "firmware"),
                    default="paused",
                    help="paused (-S), live (the test guest rewrites 16..24 "
-                   "MiB) or live-zeroing (it also zeroes pages again)")
+                   "MiB), live-zeroing (it also zeroes pages again) or "
+                   "firmware (running, no kernel)")
     s.add_argument("--dump", help="write guest RAM (all of --mem) here")
     s.add_argument("--kernel", help="live guest kernel (default: build it; "
                    "env FRQEMU_KERNEL)")
