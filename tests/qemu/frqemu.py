@@ -32,9 +32,10 @@ finish.  $QEMU overrides qemu-system-x86_64.
 
 An aarch64 QEMU ($QEMU named qemu-system-aarch64...) runs machine virt
 with -cpu max; guest RAM (and so --dump) starts at 0x40000000, which
---blob-addr must account for.  Its live guest is a loop of ten instructions
-loaded at RAM + 2 MiB (no kernel; QEMU puts its device tree at the start) that stores a pass counter at word
-+8 of each page of RAM 16..24 MiB, forever; there is no live-zeroing.
+--blob-addr must account for.  Its live guest is a loop of ten
+instructions loaded at RAM + 2 MiB (no kernel; QEMU puts its device tree
+at the start) that stores a pass counter at word +8 of each page of RAM
+16..24 MiB, forever; there is no live-zeroing.
 
 --guest=live-zeroing boots the same kernel with `-append frguest=zeroing`:
 besides rewriting the even pages of 16..24 MiB, it fills half of the odd
@@ -657,19 +658,17 @@ def save_once(args, qargs, dio, tmpdir, deadline):
         if params:
             vm.cmd("migrate-set-parameters", **params)
 
-        if args.guest == "firmware":
+        if args.guest != "paused":
             vm.cmd("cont")
             time.sleep(args.run_time)
-        elif live:
-            vm.cmd("cont")
-            time.sleep(args.run_time)
+        if live:
             c1 = guest_counter(vm)
             time.sleep(0.1)
             c2 = guest_counter(vm)
             if c1 is None or c1 == c2:
                 raise Failure("the live guest does not seem to run (pass "
                               "counter %s -> %s)" % (c1, c2))
-        elif args.dump:
+        elif args.guest == "paused" and args.dump:
             pmemsave(vm, args, args.dump)
 
         lifted = []
@@ -844,7 +843,8 @@ def build_parser():
     s.add_argument("--attempts", type=int, default=5,
                    help="live: tries when QEMU converges too early")
     s.add_argument("--run-time", type=float, default=1.0,
-                   help="live: seconds the guest runs before the save")
+                   help="live, firmware: seconds the guest runs before "
+                   "the save")
     s.add_argument("--xbzrle-cache", type=parse_size, default=parse_size("32M"),
                    help="xbzrle-cache-size (default 32M)")
     s.add_argument("--zero-page-detection",
