@@ -140,8 +140,9 @@ static const struct argp convert_argp = {
     "stream-to-image INPUT OUTPUT\nimage-to-stream INPUT OUTPUT",
     "Convert between the classic migration stream and the mapped-ram "
     "image, so that QEMU restores the output to exactly the guest the input "
-    "holds.  Device state is copied byte for byte; RAM is rewritten in the "
-    "target layout (resent pages resolved to their last copy, XBZRLE "
+    "holds.  Device state is copied byte for byte (the return-path and "
+    "postcopy commands of a failed save are left out); RAM is rewritten in "
+    "the target layout (resent pages resolved to their last copy, XBZRLE "
     "decoded, zero pages as holes, or zeros over data sent before, or ZERO "
     "records).  A libvirt save image "
     "gives a libvirt save image (format sparse, or raw/zstd)."

@@ -386,11 +386,22 @@ static void check_stream(struct verify *v, const struct savefile *sf,
     }
     for (size_t i = 0; i < sum->ncmds; i++) {
         uint16_t c = sum->cmds[i].cmd;
-        if (c == SV_CMD_PING || c == SV_CMD_OPEN_RETURN_PATH ||
-            c == SV_CMD_POSTCOPY_LISTEN || c == SV_CMD_POSTCOPY_RUN) {
-            finding(v, SEV_ERROR, sum->cmds[i].offset,
-                    "command %s cannot be loaded from a file (left by a "
-                    "failed postcopy attempt?)", sv_cmd_name(c));
+        uint64_t off = sum->cmds[i].offset;
+        if (c == SV_CMD_POSTCOPY_LISTEN || c == SV_CMD_POSTCOPY_RUN) {
+            finding(v, SEV_ERROR, off, "command %s cannot be loaded from a "
+                    "file (left by a failed postcopy attempt?)",
+                    sv_cmd_name(c));
+        } else if (c == SV_CMD_POSTCOPY_ADVISE &&
+                   sv_cmd_needs_peer(c, sum->cmds[i].len)) {
+            finding(v, SEV_WARNING, off, "command postcopy-advise with page "
+                    "sizes: QEMU loads this file only with capability "
+                    "postcopy-ram set ('fixedram convert' leaves it out)");
+        } else if (sv_cmd_needs_peer(c, sum->cmds[i].len)) {
+            finding(v, SEV_WARNING, off, "command %s is for a destination "
+                    "that answers (capability return-path or postcopy-ram): "
+                    "the save that wrote this file reported failure, though "
+                    "QEMU loads it ('fixedram convert' leaves it out)",
+                    sv_cmd_name(c));
         }
     }
     if (sum->trailing) {

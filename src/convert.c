@@ -76,6 +76,9 @@ static int copy_token(void *opaque, const struct sv_token *t, bool is_ram)
 {
     struct conv *c = opaque;
     (void)is_ram;
+    if (t->type == SV_COMMAND && sv_cmd_needs_peer(t->cmd, t->cmd_len)) {
+        return 0;       /* a file has no peer: the output would not load */
+    }
     return sv_write_token(c->out, t);
 }
 

@@ -54,6 +54,12 @@ const char *sv_cmd_name(uint16_t cmd)
     return cmd < SV_CMD_MAX ? names[cmd] : "unknown";
 }
 
+bool sv_cmd_needs_peer(uint16_t cmd, uint16_t len)
+{
+    return cmd == SV_CMD_OPEN_RETURN_PATH || cmd == SV_CMD_PING ||
+           (cmd == SV_CMD_POSTCOPY_ADVISE && len != 0);
+}
+
 bool sv_has_cap(const struct sv_config *cfg, const char *name)
 {
     for (size_t i = 0; i < cfg->ncaps; i++) {

@@ -169,6 +169,16 @@ int sv_find_vmdesc(struct fr_src *s, uint64_t end, uint64_t *off,
 const char *sv_type_name(uint8_t type);
 const char *sv_cmd_name(uint16_t cmd);
 
+/*
+ * Is command CMD (payload LEN bytes) one that only a destination taking
+ * part in the migration acts on: OPEN_RETURN_PATH and PING (from capability
+ * return-path or postcopy-ram), and POSTCOPY_ADVISE with its page sizes
+ * (postcopy-ram: QEMU refuses it unless postcopy-ram is set there too; the
+ * empty one of dirty-bitmaps is harmless)?  A save to a file that wrote
+ * them reported failure, although the file is complete.
+ */
+bool sv_cmd_needs_peer(uint16_t cmd, uint16_t len);
+
 /* Has capability NAME in the configuration? */
 bool sv_has_cap(const struct sv_config *cfg, const char *name);
 

@@ -120,6 +120,21 @@ assert_grep() {
     }
 }
 
+# insert_commands IN OUT OFFSET CMD:LEN...: OUT is IN with QEMU_VM_COMMAND
+# tokens (payload LEN zero bytes) inserted at byte OFFSET.
+insert_commands() {
+    python3 - "$@" <<'PY'
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+at = int(sys.argv[3])
+cmds = b""
+for spec in sys.argv[4:]:
+    cmd, n = (int(x) for x in spec.split(":"))
+    cmds += b"\x08" + struct.pack(">HH", cmd, n) + bytes(n)
+open(sys.argv[2], "wb").write(b[:at] + cmds + b[at:])
+PY
+}
+
 # same_ram DIR FILE: every block fixedram extracts from FILE equals the
 # generator's dump of it (DIR/NNN.ram, from fr-mkstream --dump-dir).
 same_ram() {

@@ -45,6 +45,23 @@ cp s.bin tail.bin
 printf 'garbage' >> tail.bin
 corrupt tail.bin 'bytes of garbage after the end of the stream'
 
+# what a save with capability return-path or postcopy-ram writes to a file
+# (it then reports failure): OPEN_RETURN_PATH, PING and POSTCOPY_ADVISE
+# with page sizes.  QEMU 10 loads the first two from a file, the third only
+# with postcopy-ram set: warnings.  POSTCOPY_LISTEN cannot load: an error.
+eof=$(json_get s.json 'd["eof_offset"]')
+insert_commands s.bin rp.bin $eof 1:0 2:4 3:16
+expect_code 3 $FIXEDRAM verify rp.bin > rp.out
+assert_grep 'warning: offset 0x[0-9a-f]+: command open-return-path is for a destination that answers' rp.out
+assert_grep 'warning: offset 0x[0-9a-f]+: command ping is for a destination that answers' rp.out
+assert_grep 'warning: offset 0x[0-9a-f]+: command postcopy-advise with page sizes: QEMU loads this file only with capability postcopy-ram' rp.out
+assert_grep 'warnings: 0 errors, 3 warnings' rp.out
+# the empty POSTCOPY_ADVISE of capability dirty-bitmaps is fine
+insert_commands s.bin adv0.bin $eof 3:0
+expect_code 0 $FIXEDRAM verify adv0.bin > adv0.out
+insert_commands s.bin listen.bin $eof 4:0
+corrupt listen.bin 'command postcopy-listen cannot be loaded from a file'
+
 # a bitmap bit past the end of a block (pc.rom-like 4 KiB block: 1 page)
 $MKSTREAM --seed=4 --layout=mapped-ram --blocks=pc.ram:1M,tiny:4K bit.img
 $FIXEDRAM inspect --output=json bit.img > bit.json
