@@ -88,6 +88,15 @@ static int copy_vmdesc(void *opaque, const uint8_t *json, uint64_t len)
     return len ? sv_write_vmdesc(c->out, json, len) : 0;
 }
 
+/* The output has no POSTCOPY_ADVISE with page sizes (copy_token), so its
+ * block list must not have the page sizes that go with it. */
+static void forget_postcopy_page_sizes(struct ram_state *rs)
+{
+    for (size_t i = 0; i < rs->nblocks; i++) {
+        rs->blocks[i].has_page_size = false;
+    }
+}
+
 static int end_section(struct conv *c, const struct sv_token *t, bool is_ram)
 {
     if (is_ram && ram_write_eos(c->out) < 0) {
@@ -141,6 +150,7 @@ static int s2i_blocks(void *opaque, struct ram_state *rs)
     }
     c->pl.keep_stale = c->o->internal;
     c->pl.la = c->la;
+    forget_postcopy_page_sizes(rs);
     if (c->o->threads > 1) {
         placer_start_writer(&c->pl);
     }
@@ -287,6 +297,7 @@ static int i2s_blocks(void *opaque, struct ram_state *rs)
         return fr_fail(c->out->err, FR_E_NOMEM, FR_NO_OFFSET,
                        "out of memory");
     }
+    forget_postcopy_page_sizes(rs);
     return ram_write_block_list(c->out, rs);
 }
 

@@ -123,6 +123,31 @@ for f in rp.img rp.back; do
         "commands left in $f"
     same_ram rp.ram $f
 done
+# With POSTCOPY_ADVISE's page sizes go the page sizes of hugepage-backed
+# blocks in the block list; the output has neither.
+python3 - rp.in pc.bin <<'PY'
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+hdr = b.index(b"\x03ram" + struct.pack(">II", 0, 4))
+start, body = hdr - 5, hdr + 4 + 8      # the ram START token; its body
+entry_end = body + 8 + 1 + b[body + 8] + 8      # first block: name, length
+advise = b"\x08" + struct.pack(">HHQQ", 3, 16, (2 << 20) | 4096, 4096)
+open(sys.argv[2], "wb").write(b[:start] + advise + b[start:entry_end] +
+                              struct.pack(">Q", 2 << 20) + b[entry_end:])
+PY
+$FIXEDRAM inspect --output=json pc.bin > pc.json
+json_get pc.json 'd["ramblocks"][0].get("page_size")' > ps.txt
+assert_eq "$(cat ps.txt)" 2097152 "page size of the crafted postcopy stream"
+same_ram rp.ram pc.bin
+$FIXEDRAM convert stream-to-image pc.bin pc.img
+$FIXEDRAM convert image-to-stream pc.img pc.back
+for f in pc.img pc.back; do
+    expect_code 0 $FIXEDRAM verify -q $f
+    $FIXEDRAM inspect --output=json $f > $f.json
+    json_get $f.json '[b.get("page_size") for b in d["ramblocks"]][0]' > ps.txt
+    assert_eq "$(cat ps.txt)" None "postcopy page size left in $f"
+    same_ram rp.ram $f
+done
 
 # Outputs hold guest RAM: they get the input's permission bits less the
 # umask, as cp gives them, and 0600 (as QEMU's own files) from a pipe.
