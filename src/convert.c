@@ -3,7 +3,9 @@
  *
  * Both directions walk the input once (savefile_walk) and copy every
  * non-RAM byte as it streams past: configuration (with the mapped-ram
- * capability added or removed), device sections, commands, EOF, vmdesc.
+ * capability added or removed), device sections, commands (but those
+ * sv_cmd_needs_peer names, with the postcopy page sizes of the block
+ * list), EOF, vmdesc.
  * Only the ram section is rewritten:
  *
  *   stream -> image: the block list is laid out as QEMU lays it out; each
@@ -77,7 +79,7 @@ static int copy_token(void *opaque, const struct sv_token *t, bool is_ram)
     struct conv *c = opaque;
     (void)is_ram;
     if (t->type == SV_COMMAND && sv_cmd_needs_peer(t->cmd, t->cmd_len)) {
-        return 0;       /* a file has no peer: the output would not load */
+        return 0;       /* for a destination taking part in a migration */
     }
     return sv_write_token(c->out, t);
 }
