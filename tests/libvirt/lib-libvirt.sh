@@ -130,6 +130,45 @@ EOF
     _lv_virsh create "$_LV_TMP/$_name.xml" --paused >/dev/null
 }
 
+# libvirt_define_efi_vm NAME
+# Start transient domain NAME running: a UEFI guest as libvirt sets them
+# up (q35, SMM, firmware='efi' with secure-boot and enrolled keys: OVMF in
+# pflash, its variables copied to an nvram file), 128 MiB, no disk; the
+# firmware runs, ending in its boot manager.
+libvirt_define_efi_vm() {
+    _name=$1
+    _lv_tmpdir || return 1
+    _lv_kill_domain "$_name"
+    cat >"$_LV_TMP/$_name.xml" <<EOF
+<domain type='qemu'>
+  <name>$_name</name>
+  <memory unit='KiB'>131072</memory>
+  <vcpu>1</vcpu>
+  <os firmware='efi'>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <firmware>
+      <feature enabled='yes' name='secure-boot'/>
+      <feature enabled='yes' name='enrolled-keys'/>
+    </firmware>
+    <loader secure='yes'/>
+  </os>
+  <features>
+    <acpi/>
+    <smm state='on'/>
+  </features>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>$LIBVIRT_QEMU</emulator>
+    <controller type='usb' model='none'/>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+EOF
+    _lv_virsh create "$_LV_TMP/$_name.xml" >/dev/null
+}
+
 # libvirt_dump_ram NAME DUMP  -- write guest RAM 0..128 MiB to DUMP (HMP pmemsave)
 libvirt_dump_ram() {
     _dump=$(readlink -f "$2") || return 1
@@ -184,6 +223,8 @@ libvirt_cleanup() {
     for _d in $(_lv_virsh list --all --name 2>/dev/null); do
         case $_d in "$LIBVIRT_PREFIX"*) _lv_kill_domain "$_d";; esac
     done
+    # the nvram files libvirt made for UEFI domains
+    rm -f /var/lib/libvirt/qemu/nvram/"$LIBVIRT_PREFIX"*_VARS.fd
     if [ -n "${_LV_TMP:-}" ]; then rm -rf "$_LV_TMP"; fi
     _LV_TMP=
     return 0
