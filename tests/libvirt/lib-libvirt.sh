@@ -79,6 +79,36 @@ _lv_kill_domain() {
     return 0
 }
 
+# _lv_create NAME OS FEATURES EXTRA [virsh create flags]: start transient
+# domain NAME (TCG, 128 MiB, 1 vCPU, no disk/net/graphics/balloon) with the
+# <os> element OS, the body of <features>, and EXTRA before </domain>.
+_lv_create() {
+    cat >"$_LV_TMP/$1.xml" <<EOF
+<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+  <name>$1</name>
+  <memory unit='KiB'>131072</memory>
+  <currentMemory unit='KiB'>131072</currentMemory>
+  <vcpu>1</vcpu>
+  $2
+  <features>
+    $3
+  </features>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>$LIBVIRT_QEMU</emulator>
+    <controller type='usb' model='none'/>
+    <memballoon model='none'/>
+  </devices>
+$4
+</domain>
+EOF
+    _name=$1
+    shift 4
+    _lv_virsh create "$_LV_TMP/$_name.xml" "$@" >/dev/null
+}
+
 # libvirt_define_vm NAME [BLOB ADDR]
 # Start transient domain NAME paused (TCG, 128 MiB, pc, no disk/net/graphics).
 # BLOB (file) is loaded raw into guest RAM at ADDR (e.g. 0x2000000) with
@@ -104,30 +134,9 @@ libvirt_define_vm() {
     <qemu:arg value='loader,file=$_blob,addr=$_addr,force-raw=on'/>
   </qemu:commandline>"
     fi
-    cat >"$_LV_TMP/$_name.xml" <<EOF
-<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
-  <name>$_name</name>
-  <memory unit='KiB'>131072</memory>
-  <currentMemory unit='KiB'>131072</currentMemory>
-  <vcpu>1</vcpu>
-  <os>
+    _lv_create "$_name" "<os>
     <type arch='x86_64' machine='pc'>hvm</type>
-  </os>
-  <features>
-    <acpi/>
-  </features>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>destroy</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <emulator>$LIBVIRT_QEMU</emulator>
-    <controller type='usb' model='none'/>
-    <memballoon model='none'/>
-  </devices>
-$_cmdline
-</domain>
-EOF
-    _lv_virsh create "$_LV_TMP/$_name.xml" --paused >/dev/null
+  </os>" "<acpi/>" "$_cmdline" --paused
 }
 
 # libvirt_define_efi_vm NAME
@@ -139,34 +148,15 @@ libvirt_define_efi_vm() {
     _name=$1
     _lv_tmpdir || return 1
     _lv_kill_domain "$_name"
-    cat >"$_LV_TMP/$_name.xml" <<EOF
-<domain type='qemu'>
-  <name>$_name</name>
-  <memory unit='KiB'>131072</memory>
-  <vcpu>1</vcpu>
-  <os firmware='efi'>
+    _lv_create "$_name" "<os firmware='efi'>
     <type arch='x86_64' machine='q35'>hvm</type>
     <firmware>
       <feature enabled='yes' name='secure-boot'/>
       <feature enabled='yes' name='enrolled-keys'/>
     </firmware>
     <loader secure='yes'/>
-  </os>
-  <features>
-    <acpi/>
-    <smm state='on'/>
-  </features>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>destroy</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <emulator>$LIBVIRT_QEMU</emulator>
-    <controller type='usb' model='none'/>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-EOF
-    _lv_virsh create "$_LV_TMP/$_name.xml" >/dev/null
+  </os>" "<acpi/>
+    <smm state='on'/>" ""
 }
 
 # libvirt_dump_ram NAME DUMP  -- write guest RAM 0..128 MiB to DUMP (HMP pmemsave)
