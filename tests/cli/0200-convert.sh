@@ -113,15 +113,20 @@ $MKSTREAM --seed=11 --dump-dir=rp.ram rp.in
 $FIXEDRAM inspect --output=json rp.in > rp.json
 insert_commands rp.in rp.bin "$(json_get rp.json 'd["eof_offset"]')" \
     1:0 2:4 3:16 3:0
+# without_postcopy FILE EXPR WANT WHAT: FILE verifies clean, EXPR of its
+# inspect JSON is WANT, and it holds rp.in's guest RAM
+without_postcopy() {
+    expect_code 0 $FIXEDRAM verify -q $1
+    $FIXEDRAM inspect --output=json $1 > $1.json
+    json_get $1.json "$2" > got.txt
+    assert_eq "$(cat got.txt)" "$3" "$4 $1"
+    same_ram rp.ram $1
+}
 $FIXEDRAM convert stream-to-image rp.bin rp.img
 $FIXEDRAM convert image-to-stream rp.img rp.back
 for f in rp.img rp.back; do
-    expect_code 0 $FIXEDRAM verify -q $f
-    $FIXEDRAM inspect --output=json $f > $f.json
-    json_get $f.json '[(c["name"], c["length"]) for c in d["commands"]]' > cmds.txt
-    assert_eq "$(cat cmds.txt)" "[('switchover-start', 0), ('postcopy-advise', 0)]" \
-        "commands left in $f"
-    same_ram rp.ram $f
+    without_postcopy $f '[(c["name"], c["length"]) for c in d["commands"]]' \
+        "[('switchover-start', 0), ('postcopy-advise', 0)]" "commands left in"
 done
 # With POSTCOPY_ADVISE's page sizes go the page sizes of hugepage-backed
 # blocks in the block list; the output has neither.
@@ -142,11 +147,8 @@ same_ram rp.ram pc.bin
 $FIXEDRAM convert stream-to-image pc.bin pc.img
 $FIXEDRAM convert image-to-stream pc.img pc.back
 for f in pc.img pc.back; do
-    expect_code 0 $FIXEDRAM verify -q $f
-    $FIXEDRAM inspect --output=json $f > $f.json
-    json_get $f.json '[b.get("page_size") for b in d["ramblocks"]][0]' > ps.txt
-    assert_eq "$(cat ps.txt)" None "postcopy page size left in $f"
-    same_ram rp.ram $f
+    without_postcopy $f '[b.get("page_size") for b in d["ramblocks"]][0]' \
+        None "postcopy page size left in"
 done
 
 # Outputs hold guest RAM: they get the input's permission bits less the
