@@ -2,12 +2,13 @@
  * fixedram compact: drop what a restore never uses.
  *
  * A classic stream keeps only the last copy of each page (XBZRLE resolved,
- * ZERO records for all-zero pages, as QEMU sends them): read twice (compact.h), or from a
- * pipe through a temporary mapped-ram image and back.  A mapped-ram image
- * file loses the data under cleared bitmap bits and its all-zero pages: it
- * keeps its layout and only the pages with data are copied (compact.h);
- * with --in-place, the new bitmap is made durable first and only then are
- * holes punched, so that a crash at any point leaves a valid image.
+ * ZERO records for all-zero pages, as QEMU sends them): read twice
+ * (compact.h), or from a pipe through a temporary mapped-ram image and
+ * back.  A mapped-ram image file loses the data under cleared bitmap bits
+ * and its all-zero pages: it keeps its layout and only the pages with data
+ * are copied (compact.h); with --in-place, the new bitmap is made durable
+ * first and only then are holes punched, so that a crash at any point
+ * leaves a valid image.
  */
 #include "config.h"
 
