@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,7 +170,8 @@ static int run_convert(int argc, char **argv)
     struct fr_sink out = { 0 };
     struct fr_err out_err = { 0 };
     struct fr_progress progress;
-    bool to_image;
+    struct sv_config cfg;
+    bool to_image, ignore_shared;
     int ret;
 
     argp_parse(&convert_argp, argc, argv, 0, NULL, &a);
@@ -183,6 +185,8 @@ static int run_convert(int argc, char **argv)
         return ret;
     }
     fr_sink_protect(&in.st);
+    ignore_shared = savefile_peek_config(&in, &cfg) == 0 &&
+                    sv_has_cap(&cfg, "x-ignore-shared");
     if (fr_sink_open(&out, a.output, a.force, &out_err) < 0) {
         ret = fr_report(&out_err, a.output);
         fr_sink_abort(&out);
@@ -211,6 +215,12 @@ static int run_convert(int argc, char **argv)
     }
     if (ret == 0) {
         fr_progress_done(&progress);
+        if (to_image && ignore_shared && !a.quiet && !fr_quiet) {
+            /* QEMU 10.0 fails: "Error reading dirty bitmap" */
+            fprintf(stderr, "fixedram: %s: note: QEMU loads a mapped-ram "
+                    "image with x-ignore-shared from version 11.0\n",
+                    a.output);
+        }
         ret = FR_EXIT_OK;
     } else if (fr_failed(&in.err)) {
         ret = fr_report(&in.err, a.input);

@@ -11,7 +11,9 @@
  *   stream -> image: the block list is laid out as QEMU lays it out; each
  *   page record is placed at its fixed offset (place.h: the last copy
  *   wins, XBZRLE applied, zero pages get a clear bit and a hole); the
- *   bitmaps are written at the end, as QEMU does.
+ *   bitmaps are written at the end, as QEMU does.  With x-ignore-shared,
+ *   the blocks never sent (those QEMU ignored) get no bitmap and no pages,
+ *   as in QEMU 11's images; a first reading of the file finds them.
  *
  *   image -> stream: the block list goes in START; all pages go in the
  *   first PART (or END), as PAGE records for non-zero pages and ZERO
@@ -47,6 +49,8 @@ struct conv {
     /* stream -> image */
     struct placer pl;
     struct lookahead *la;
+    bool *sent;                 /* x-ignore-shared: per block, any page */
+    size_t nsent;
     /* image -> stream */
     bool pages_done;
     uint64_t pages_total, pages_seen;
@@ -127,11 +131,11 @@ static int s2i_opened(void *opaque, struct sv_reader *sv, struct ram_state *rs)
                        "the input is already a mapped-ram image (use "
                        "image-to-stream)");
     }
-    if (rs->ignore_shared && !c->o->internal) {
+    if (rs->ignore_shared && !c->o->internal && !c->sent) {
         return fr_fail(err, FR_E_UNSUPPORTED, c->in->stream_offset,
-                       "x-ignore-shared streams cannot be converted: QEMU "
-                       "before 11.0 cannot load mapped-ram with "
-                       "x-ignore-shared");
+                       "an x-ignore-shared stream is converted from a file, "
+                       "not a pipe (the blocks QEMU ignored are known only "
+                       "at its end)");
     }
     rs->track_pages = false;
     if (write_container(c, LIBVIRT_FMT_SPARSE) < 0 ||
@@ -155,6 +159,13 @@ static int s2i_blocks(void *opaque, struct ram_state *rs)
     forget_postcopy_page_sizes(rs);
     if (c->o->threads > 1) {
         placer_start_writer(&c->pl);
+    }
+    if (c->sent && c->nsent != rs->nblocks) {
+        return fr_fail(&c->in->err, FR_E_CORRUPT, FR_NO_OFFSET,
+                       "the file changed while it was read");
+    }
+    for (size_t i = 0; c->sent && i < rs->nblocks; i++) {
+        rs->blocks[i].mr_no_data = !c->sent[i];
     }
     /* writing the list lays the blocks out */
     if (ram_write_mapped_list(c->out, rs) < 0) {
@@ -181,12 +192,90 @@ static int s2i_record(void *opaque, struct ram_state *rs,
     if ((rs->n_page + rs->n_zero + rs->n_xbzrle) % 4096 == 0) {
         progress_input(c);
     }
+    if (rs->blocks[rec->block].mr_no_data) {
+        /* it has no pages region to take the page */
+        return fr_fail(&c->in->err, FR_E_CORRUPT, rec->offset,
+                       "page of block '%s', which the first reading found "
+                       "without pages: the file changed while it was read",
+                       rs->blocks[rec->block].name);
+    }
     return placer_record(&c->pl, rec);
 }
 
 static int s2i_token_end(void *opaque, const struct sv_token *t, bool is_ram)
 {
     return end_section(opaque, t, is_ram);
+}
+
+static int scan_opened(void *opaque, struct sv_reader *sv,
+                       struct ram_state *rs)
+{
+    (void)opaque;
+    (void)sv;
+    rs->track_pages = false;    /* which blocks, not which pages */
+    return 0;
+}
+
+static int scan_blocks(void *opaque, struct ram_state *rs)
+{
+    struct conv *c = opaque;
+
+    free(c->sent);
+    c->nsent = rs->nblocks;
+    c->sent = calloc(rs->nblocks + 1, sizeof(*c->sent));
+    return c->sent ? 0
+                   : fr_fail(&c->in->err, FR_E_NOMEM, FR_NO_OFFSET,
+                             "out of memory");
+}
+
+static int scan_record(void *opaque, struct ram_state *rs,
+                       const struct ram_record *rec)
+{
+    struct conv *c = opaque;
+    (void)rs;
+    c->sent[rec->block] = true;
+    return 0;
+}
+
+/*
+ * An x-ignore-shared stream lists the blocks QEMU ignored but sends none
+ * of their pages; the image must lay them out without pages before the
+ * first page comes.  Read the file once more to find them (c->sent).
+ * Returns 0 (c->sent stays NULL for other streams, or for a pipe, which
+ * s2i_opened refuses), or -1 with the error in IN's err.
+ */
+static int find_sent_blocks(struct savefile *in, struct conv *c)
+{
+    struct savefile again;
+    struct sv_config cfg;
+    struct sf_summary sum;
+    const struct sf_visitor v = {
+        .opaque = c,
+        .opened = scan_opened,
+        .ram = { .opaque = c, .blocks = scan_blocks, .record = scan_record },
+    };
+    int ret;
+
+    if (savefile_peek_config(in, &cfg) < 0) {
+        return -1;
+    }
+    if (!sv_has_cap(&cfg, "x-ignore-shared")) {
+        return 0;
+    }
+    if (savefile_reopen(in, &again) < 0) {
+        if (fr_failed(&again.err)) {
+            in->err = again.err;
+        }
+        savefile_close(&again);
+        return fr_failed(&in->err) ? -1 : 0;
+    }
+    ret = savefile_walk(&again, &sum, &v);
+    if (ret < 0) {
+        in->err = again.err;    /* the same file, the same offsets */
+    }
+    savefile_summary_free(&sum);
+    savefile_close(&again);
+    return ret;
 }
 
 int convert_stream_to_image(struct savefile *in, struct fr_sink *out,
@@ -215,6 +304,10 @@ int convert_stream_to_image(struct savefile *in, struct fr_sink *out,
                 "a pipe");
         return -1;
     }
+    if (!o->internal && find_sent_blocks(in, &c) < 0) {
+        free(c.sent);
+        return -1;
+    }
     /* a thread of its own: with one, pages are placed as they come */
     c.la = o->threads > 1 ? lookahead_start(in, LOOKAHEAD_MAX_SLOTS) : NULL;
     if (savefile_walk(in, &sum, &v) < 0 || placer_flush(&c.pl) < 0) {
@@ -226,8 +319,9 @@ int convert_stream_to_image(struct savefile *in, struct fr_sink *out,
         goto out;
     }
     for (size_t i = 0; i < c.pl.nblocks; i++) {
-        if (mapped_ram_write_bitmap(out, &sum.ram.blocks[i], &c.pl.bits[i]) <
-            0) {
+        if (!sum.ram.blocks[i].mr_no_data &&
+            mapped_ram_write_bitmap(out, &sum.ram.blocks[i], &c.pl.bits[i]) <
+                0) {
             goto out;
         }
     }
@@ -238,6 +332,7 @@ int convert_stream_to_image(struct savefile *in, struct fr_sink *out,
 out:
     placer_free(&c.pl);
     lookahead_free(c.la);
+    free(c.sent);
     savefile_summary_free(&sum);
     return ret;
 }

@@ -6,10 +6,8 @@
 #include "lookahead.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -199,25 +197,16 @@ struct lookahead *lookahead_start(struct savefile *in, uint64_t max_slots)
 {
     const char *test = getenv("FIXEDRAM_TEST_LOOKAHEAD");
     struct lookahead *la;
-    char path[64];
-    int fd;
 
     if (in->src != &in->file || !S_ISREG(in->st.st_mode) ||
         (test && strcmp(test, "off") == 0)) {
         return NULL;
     }
-    /* the same file, with a file offset of its own */
-    snprintf(path, sizeof(path), "/proc/self/fd/%d", in->fd);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return NULL;
-    }
     la = calloc(1, sizeof(*la));
     if (!la) {
-        close(fd);
         return NULL;
     }
-    if (savefile_open_fd(&la->sf, fd, in->name) < 0) {
+    if (savefile_reopen(in, &la->sf) < 0) {
         savefile_close(&la->sf);
         free(la);
         return NULL;

@@ -542,8 +542,18 @@ int ram_write_mapped_list(struct fr_sink *k, struct ram_state *rs)
         b->mr_offset = fr_sink_tell(k);
         b->mr.version = MAPPED_RAM_VERSION;
         b->mr.page_size = rs->page_size;
+        fr_be32enc(h, b->mr.version);
+        fr_be64enc(h + 4, b->mr.page_size);
+        if (b->mr_no_data) {
+            /* as QEMU 11 lays out an ignored block: no bitmap, no pages */
+            b->mr.bitmap_offset = b->mr.pages_offset = 0;
+            memset(h + 12, 0, 16);
+            if (fr_sink_write(k, h, sizeof(h)) < 0) {
+                return -1;
+            }
+            continue;
+        }
         b->mr.bitmap_offset = b->mr_offset + MAPPED_RAM_HDR_SIZE;
-        b->mr_no_data = false;
         if (ckd_align_up(&b->mr.pages_offset,
                          b->mr.bitmap_offset +
                              mapped_ram_bitmap_size(b->npages),
@@ -553,8 +563,6 @@ int ram_write_mapped_list(struct fr_sink *k, struct ram_state *rs)
                            "ram block '%s' does not fit in a file",
                            b->name);
         }
-        fr_be32enc(h, b->mr.version);
-        fr_be64enc(h + 4, b->mr.page_size);
         fr_be64enc(h + 12, b->mr.bitmap_offset);
         fr_be64enc(h + 20, b->mr.pages_offset);
         if (fr_sink_write(k, h, sizeof(h)) < 0 ||

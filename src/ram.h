@@ -160,8 +160,9 @@ int ram_write_block_list(struct fr_sink *k, const struct ram_state *rs);
  * record starts at the sink's position: per block the 28-byte header, the
  * bitmap right after it (written later, see mapped_ram_write_bitmap), and
  * the pages region at the next 1 MiB boundary of the absolute file offset.
- * Fills each block's mr_offset and mr; leaves the sink after the last
- * pages region.
+ * Blocks marked mr_no_data (ignored shared blocks) get offsets 0 and
+ * neither, as QEMU 11 writes them.  Fills each block's mr_offset and mr;
+ * leaves the sink after the last pages region.
  */
 int ram_write_mapped_list(struct fr_sink *k, struct ram_state *rs);
 

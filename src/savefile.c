@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -102,6 +103,24 @@ int savefile_open_fd(struct savefile *sf, int fd, const char *name)
     sf->fd = fd;
     sf->own_fd = true;
     return open_common(sf);
+}
+
+int savefile_reopen(const struct savefile *sf, struct savefile *again)
+{
+    char path[64];
+    int fd;
+
+    memset(again, 0, sizeof(*again));
+    again->fd = -1;
+    if (!S_ISREG(sf->st.st_mode)) {
+        return -1;
+    }
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", sf->fd);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    return savefile_open_fd(again, fd, sf->name);
 }
 
 static int open_common(struct savefile *sf)

@@ -103,6 +103,14 @@ void savefile_close(struct savefile *sf);
 int savefile_open_fd(struct savefile *sf, int fd, const char *name);
 
 /*
+ * Open the regular file SF has open once more, into AGAIN: a second reader
+ * with a file offset of its own.  Returns 0, or -1 when SF is not a
+ * regular file, or the file cannot be opened again (AGAIN->err set when
+ * it was opened but could not be read).  Close AGAIN either way.
+ */
+int savefile_reopen(const struct savefile *sf, struct savefile *again);
+
+/*
  * Without consuming anything, read the configuration at the start of the
  * stream into CFG (capabilities: sv_has_cap).  An unreadable one reads as
  * empty: the walk reports it properly.  Returns 0, or -1 on I/O error.
