@@ -260,6 +260,17 @@ static int outputs_commit(struct outputs *o, const struct ram_state *rs)
                    (unsigned long long)rs->blocks[i].length);
         }
     }
+    for (size_t i = 0; !fr_quiet && i < o->n; i++) {
+        uint64_t present, zero, absent;
+        ram_block_counts(rs, &rs->blocks[i], &present, &zero, &absent);
+        if (o->path[i][0] && absent && absent == rs->blocks[i].npages) {
+            /* zeros that are not the guest's: say so */
+            fprintf(stderr, "fixedram: %s: note: block '%s' has no pages in "
+                    "the file (x-ignore-shared: they stay in shared "
+                    "memory); %s holds zeros\n", o->a->path,
+                    rs->blocks[i].name, o->name[i]);
+        }
+    }
     return 0;
 }
 

@@ -69,3 +69,18 @@ kill -INT $pid
 wait $pid || true
 exec 7>&-
 [ -z "$(ls -A six.out)" ] || fail "temporary files left after SIGINT: $(ls -A six.out)"
+
+# x-ignore-shared: a block the file holds no page of (its RAM stayed in
+# shared memory) still gets its file, of zeros, and a note says why; -q
+# silences the note with the list
+for layout in stream mapped-ram; do
+    $MKSTREAM --seed=9 --layout=$layout --caps=x-ignore-shared \
+        --ignored=shared --blocks=pc.ram:1M,shared:2M ign.$layout
+    $FIXEDRAM extract -o ign-$layout ign.$layout > ign.list 2> ign.err
+    assert_grep "ign.$layout: note: block 'shared' has no pages in the file .x-ignore-shared" ign.err
+    assert_eq "$(grep -c note ign.err)" 1 "$layout: one note, for the shared block only"
+    assert_eq "$(stat -c %s ign-$layout/shared)" 2097152 "$layout: shared block's file length"
+    cmp -s ign-$layout/shared /dev/zero -n 2097152 || fail "$layout: shared block's file is not zeros"
+    $FIXEDRAM extract -q -f -o ign-$layout ign.$layout > ign.list 2> ign.err
+    [ ! -s ign.err ] && [ ! -s ign.list ] || fail "$layout: -q printed something"
+done
