@@ -20,6 +20,7 @@
 #include "pagesrc.h"
 #include "parallel.h"
 #include "place.h"
+#include "progress.h"
 #include "sink.h"
 
 #define CHUNK_PAGES 256
@@ -30,7 +31,7 @@ struct extract_args {
     const char *dir;
     const char *blocks[MAX_SELECT];
     size_t nblocks;
-    bool force, no_sync, bypass_cache;
+    bool force, no_sync, bypass_cache, progress;
     int threads;
 };
 
@@ -43,6 +44,7 @@ static const struct argp_option options[] = {
     { "block", 'b', "NAME", 0,
       "Extract only this RAMBlock (repeatable; default: all)", 0 },
     { "force", 'f', NULL, 0, "Overwrite existing files", 0 },
+    { "progress", 'p', NULL, 0, "Show progress on standard error", 0 },
     { "no-sync", OPT_NO_SYNC, NULL, 0,
       "Do not fsync the files before renaming them into place (faster; a "
       "system crash soon after can leave them empty or partial)", 0 },
@@ -76,6 +78,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         return 0;
     case 'f':
         a->force = true;
+        return 0;
+    case 'p':
+        a->progress = true;
         return 0;
     case OPT_NO_SYNC:
         a->no_sync = true;
@@ -236,8 +241,9 @@ static int outputs_open(struct outputs *o, const struct extract_args *a,
 }
 
 /* Give every file its length and put them in place, all written and
- * synced before the first is renamed; print the mapping. */
-static int outputs_commit(struct outputs *o, const struct ram_state *rs)
+ * synced before the first is renamed; end PROG; print the mapping. */
+static int outputs_commit(struct outputs *o, const struct ram_state *rs,
+                          struct fr_progress *prog)
 {
     for (size_t i = 0; i < o->n; i++) {
         if (o->want[i] &&
@@ -254,6 +260,7 @@ static int outputs_commit(struct outputs *o, const struct ram_state *rs)
         }
         o->want[i] = false;     /* done: nothing to abort */
     }
+    fr_progress_done(prog);
     for (size_t i = 0; !fr_quiet && i < o->n; i++) {
         if (o->path[i][0]) {
             printf("%s\t%s\t%llu\n", o->name[i], rs->blocks[i].name,
@@ -308,6 +315,7 @@ struct from_stream {
     struct lookahead *la;
     const struct extract_args *a;
     struct savefile *sf;
+    struct fr_progress *prog;
 };
 
 static int stream_blocks(void *opaque, struct ram_state *rs)
@@ -332,13 +340,19 @@ static int stream_record(void *opaque, struct ram_state *rs,
                          const struct ram_record *rec)
 {
     struct from_stream *x = opaque;
-    (void)rs;
+
+    if ((rs->n_page + rs->n_zero + rs->n_xbzrle) % 4096 == 0 &&
+        S_ISREG(x->sf->st.st_mode)) {
+        fr_progress_update(x->prog, fr_src_tell(&x->sf->file),
+                           (uint64_t)x->sf->st.st_size);
+    }
     return placer_record(&x->pl, rec);
 }
 
-static int extract_stream(struct savefile *sf, const struct extract_args *a)
+static int extract_stream(struct savefile *sf, const struct extract_args *a,
+                          struct fr_progress *prog)
 {
-    struct from_stream x = { .a = a, .sf = sf };
+    struct from_stream x = { .a = a, .sf = sf, .prog = prog };
     struct sf_summary sum;
     const struct sf_visitor v = {
         .ram = { .opaque = &x, .blocks = stream_blocks,
@@ -351,7 +365,7 @@ static int extract_stream(struct savefile *sf, const struct extract_args *a)
     if (savefile_walk(sf, &sum, &v) < 0 || placer_flush(&x.pl) < 0 ||
         (!sum.have_ram && fr_fail(&sf->err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
                                   "the stream has no ram section") < 0) ||
-        outputs_commit(&x.out, &sum.ram) < 0) {
+        outputs_commit(&x.out, &sum.ram, prog) < 0) {
         ret = outputs_report(&x.out);
         if (ret < 0) {
             ret = fr_report(&sf->err, a->path);
@@ -371,6 +385,8 @@ struct from_image {
     struct outputs *out;
     size_t block;
     uint8_t **buf;              /* per worker */
+    struct fr_progress *prog;   /* shown by worker 0 */
+    uint64_t done, total;       /* pages, of the blocks extracted */
 };
 
 /* Copy pages [FIRST, FIRST+COUNT) of the block, leaving zero pages out. */
@@ -378,17 +394,26 @@ static int copy_range(void *ctx, int worker, uint64_t first, uint64_t count)
 {
     struct from_image *x = ctx;
 
-    return pagesrc_copy_data(x->ps, x->block, first, count, x->buf[worker],
-                             CHUNK_PAGES, &x->out->sink[x->block], 0, NULL,
-                             NULL);
+    if (pagesrc_copy_data(x->ps, x->block, first, count, x->buf[worker],
+                          CHUNK_PAGES, &x->out->sink[x->block], 0, NULL,
+                          NULL) < 0) {
+        return -1;
+    }
+    uint64_t done = __atomic_add_fetch(&x->done, count, __ATOMIC_RELAXED);
+    if (worker == 0) {
+        fr_progress_update(x->prog, done, x->total);
+    }
+    return 0;
 }
 
-static int extract_image(struct savefile *sf, const struct extract_args *a)
+static int extract_image(struct savefile *sf, const struct extract_args *a,
+                         struct fr_progress *prog)
 {
     struct pagesrc ps;
     struct outputs out = { 0 };
     uint8_t *bufs[256] = { 0 };
-    struct from_image x = { .ps = &ps, .out = &out, .buf = bufs };
+    struct from_image x = { .ps = &ps, .out = &out, .buf = bufs,
+                            .prog = prog };
     int ret = FR_EXIT_FAIL;
 
     if (pagesrc_open(&ps, sf, NULL) < 0) {
@@ -404,6 +429,11 @@ static int extract_image(struct savefile *sf, const struct extract_args *a)
         fr_fail(&sf->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
         goto report;
     }
+    for (size_t i = 0; i < rs->nblocks; i++) {
+        x.total += out.want[i] && !rs->blocks[i].mr_no_data
+                       ? rs->blocks[i].npages
+                       : 0;
+    }
     for (x.block = 0; x.block < rs->nblocks; x.block++) {
         const struct ram_block *b = &rs->blocks[x.block];
         if (out.want[x.block] && !b->mr_no_data &&
@@ -412,7 +442,7 @@ static int extract_image(struct savefile *sf, const struct extract_args *a)
             goto report;
         }
     }
-    if (outputs_commit(&out, rs) == 0) {
+    if (outputs_commit(&out, rs, prog) == 0) {
         ret = FR_EXIT_OK;
         goto done;
     }
@@ -433,6 +463,7 @@ static int run_extract(int argc, char **argv)
     struct extract_args a = { 0 };
     struct savefile sf;
     struct sv_config cfg;
+    struct fr_progress prog;
     int ret;
 
     argp_parse(&extract_argp, argc, argv, 0, NULL, &a);
@@ -442,15 +473,16 @@ static int run_extract(int argc, char **argv)
     if (savefile_open(&sf, a.path) == 0) {
         fr_sink_protect(&sf.st);
     }
+    fr_progress_init(&prog, a.progress && !fr_quiet);
     if (fr_failed(&sf.err) || savefile_peek_config(&sf, &cfg) < 0) {
         ret = fr_report(&sf.err, a.path);
     } else if (sv_has_cap(&cfg, "mapped-ram")) {
         if (a.bypass_cache) {
             fr_src_bypass_cache(&sf.file, a.path);
         }
-        ret = extract_image(&sf, &a);
+        ret = extract_image(&sf, &a, &prog);
     } else {
-        ret = extract_stream(&sf, &a);
+        ret = extract_stream(&sf, &a, &prog);
     }
     savefile_close(&sf);
     return ret;

@@ -135,6 +135,25 @@ open(sys.argv[2], "wb").write(b[:at] + cmds + b[at:])
 PY
 }
 
+# check_progress FILE: FILE is what -p wrote on stderr, as qemu-img
+# convert -p: "    (P/100%)" updates ending in \r, P from 0.00 up, never
+# down, the last one 100.00 ending the line.
+check_progress() {
+    python3 - "$1" <<'PY' || fail "progress in $1: $(od -c "$1" | head -5)"
+import re, sys
+s = open(sys.argv[1], "rb").read().decode()
+assert s.endswith("    (100.00/100%)\n"), "no 100% line at the end"
+parts = s[:-1].split("\r")
+assert parts[-1] == "    (100.00/100%)" and parts[0] == "    (0.00/100%)", parts
+vals = []
+for p in parts:
+    m = re.fullmatch(r"    \((\d{1,3}\.\d\d)/100%\)", p)
+    assert m, "bad update %r" % p
+    vals.append(float(m[1]))
+assert vals == sorted(vals), "going back: %r" % vals
+PY
+}
+
 # same_ram DIR FILE: every block fixedram extracts from FILE equals the
 # generator's dump of it (DIR/NNN.ram, from fr-mkstream --dump-dir).
 same_ram() {

@@ -113,6 +113,19 @@ assert_grep "an x-ignore-shared stream is converted from a file, not a pipe" ign
 $FIXEDRAM convert -q stream-to-image - ign3.img < ign.in
 cmp ign.img ign3.img || fail "x-ignore-shared stream from a redirected file"
 
+# -p: progress on stderr, as qemu-img convert -p, and only there (not in a
+# stream written to stdout); -q silences it
+$FIXEDRAM convert -p -f stream-to-image live.in prog.img 2> prog.err
+check_progress prog.err
+cmp prog.img live.out || fail "-p changed the image"
+cat live.in | $FIXEDRAM convert -p -f stream-to-image - prog.img 2> prog.err
+check_progress prog.err
+$FIXEDRAM convert -p image-to-stream image.in - > prog.stream 2> prog.err
+check_progress prog.err
+cmp prog.stream image.out || fail "-p changed the stream on stdout"
+$FIXEDRAM convert -p -q -f stream-to-image live.in prog.img 2> prog.err
+[ ! -s prog.err ] || fail "-p -q printed: $(cat prog.err)"
+
 # The image is sparse: zero pages are holes.
 json_get zero.out.json 'd["allocated_size"] < 2 * 1024 * 1024' > sp.txt
 assert_eq "$(cat sp.txt)" True "an all-zero guest converts to a sparse image"

@@ -84,3 +84,22 @@ for layout in stream mapped-ram; do
     $FIXEDRAM extract -q -f -o ign-$layout ign.$layout > ign.list 2> ign.err
     [ ! -s ign.err ] && [ ! -s ign.list ] || fail "$layout: -q printed something"
 done
+
+# -p: progress on stderr, as qemu-img convert -p; the same files and list;
+# a note comes after the progress line
+$MKSTREAM --seed=10 --resend=100 --blocks=pc.ram:4M,rom:64K prog.stream
+$FIXEDRAM convert stream-to-image prog.stream prog.img
+for f in prog.stream prog.img; do
+    $FIXEDRAM extract -p -f -o prog.x $f > prog.list 2> prog.err
+    check_progress prog.err
+    $FIXEDRAM extract -f -o prog.y $f > prog.list2
+    cmp prog.list prog.list2 || fail "-p changed the list"
+    for b in prog.y/*; do
+        cmp "$b" "prog.x/${b#prog.y/}" || fail "-p changed $b"
+    done
+    $FIXEDRAM extract -p -q -f -o prog.x $f > prog.list 2> prog.err
+    [ ! -s prog.err ] || fail "-p -q printed: $(cat prog.err)"
+done
+$FIXEDRAM extract -p -f -o prog.x ign.stream > /dev/null 2> prog.err
+tail -n 1 prog.err | grep -q "^fixedram: ign.stream: note: block 'shared'" ||
+    fail "the note is not on a line of its own after the progress: $(od -c prog.err | tail -4)"

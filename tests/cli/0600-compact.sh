@@ -85,6 +85,16 @@ $MKSTREAM --seed=2 --layout=mapped-ram --resend=500 --dump-dir=i.ram i.img
 $FIXEDRAM compact i.img ic1.img > ic1.out
 $FIXEDRAM compact ic1.img ic2.img > ic2.out
 cmp ic1.img ic2.img || fail "compacting an image twice changed it"
+# -p: progress on stderr only, for a stream, a stream from a pipe and an
+# image; the same output
+$FIXEDRAM compact -p s.bin p1.bin > p1.out 2> p1.err
+check_progress p1.err
+cmp c1.bin p1.bin || fail "-p changed the compacted stream"
+cat s.bin | $FIXEDRAM compact -p - p2.bin > p2.out 2> p2.err
+check_progress p2.err
+$FIXEDRAM compact -p i.img p1.img > p1.out 2> p1.err
+check_progress p1.err
+cmp ic1.img p1.img || fail "-p changed the compacted image"
 same_ram i.ram ic1.img
 [ "$(alloc ic1.img)" -lt "$(alloc i.img)" ] || fail "image did not shrink"
 expect_code 3 $FIXEDRAM verify i.img > v1.out
