@@ -77,9 +77,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 static const struct argp inspect_argp = {
     options, parse_opt, "FILE",
     "Show what a QEMU migration file holds: container, layout, machine, "
-    "capabilities, RAM blocks with their present, zero and absent pages, "
-    "device sections and trailing data.  FILE may be '-' for standard "
-    "input."
+    "capabilities, the oldest QEMU that restores it, RAM blocks with their "
+    "present, zero and absent pages, device sections and trailing data.  "
+    "FILE may be '-' for standard input."
     "\v"
     "Exit status: 0 success, 1 the file could not be read or is invalid, "
     "64 bad command line.",
@@ -126,6 +126,38 @@ static uint64_t extent_end(const struct ram_state *rs,
     default:
         return fr_bitmap_next(&b->sent, i, true);
     }
+}
+
+/*
+ * The oldest QEMU that can restore the file: the destination must know the
+ * machine type (named with the version that brought it, as
+ * pc-i440fx-11.1), and the layout must be one it loads (mapped-ram from
+ * 9.0; with x-ignore-shared from 11.0).  Returns false when nothing says,
+ * else the version as MAJOR * 100 + MINOR in *VER and its reason in WHY.
+ */
+static bool min_qemu(const struct sv_config *cfg, const struct ram_state *rs,
+                     unsigned *ver, char *why, size_t size)
+{
+    unsigned major, minor;
+    int end = 0;
+    const char *dash = cfg->present ? strrchr(cfg->machine, '-') : NULL;
+
+    *ver = 0;
+    if (dash && sscanf(dash + 1, "%3u.%3u%n", &major, &minor, &end) == 2 &&
+        dash[1 + end] == '\0' && dash[1] >= '0' && dash[1] <= '9') {
+        *ver = major * 100 + minor;
+        snprintf(why, size, "machine type %s", cfg->machine);
+    }
+    if (rs->mapped_ram) {
+        bool ign = sv_has_cap(cfg, "x-ignore-shared");
+        unsigned need = ign ? 1100 : 900;
+        if (need > *ver) {
+            *ver = need;
+            snprintf(why, size, "mapped-ram%s",
+                     ign ? " with x-ignore-shared" : "");
+        }
+    }
+    return *ver != 0;
 }
 
 static void uuid_string(const uint8_t *u, char out[37])
@@ -297,6 +329,17 @@ static void print_json(const struct savefile *sf, const struct sf_summary *sum,
     } else {
         fr_json_null(&j, "uuid");
     }
+    unsigned ver;
+    char why[SV_MAX_MACHINE + 32], v[16];
+    if (min_qemu(cfg, rs, &ver, why, sizeof(why))) {
+        snprintf(v, sizeof(v), "%u.%u", ver / 100, ver % 100);
+        fr_json_begin_object(&j, "min_qemu");
+        fr_json_string(&j, "version", v);
+        fr_json_string(&j, "reason", why);
+        fr_json_end_object(&j);
+    } else {
+        fr_json_null(&j, "min_qemu");
+    }
     fr_json_u64(&j, "page_size", rs->page_size);
     fr_json_u64(&j, "ram_total", rs->total);
     fr_json_begin_array(&j, "ramblocks");
@@ -463,6 +506,12 @@ static int print_human(const struct savefile *sf,
         printf(" %s", cfg->caps[i]);
     }
     printf("%s\n", cfg->ncaps ? "" : " (none)");
+    unsigned ver;
+    char why[SV_MAX_MACHINE + 32];
+    if (min_qemu(cfg, rs, &ver, why, sizeof(why))) {
+        printf("restores in:     QEMU %u.%u or later (%s)\n", ver / 100,
+               ver % 100, why);
+    }
     printf("page size:       %u\n", rs->page_size);
     printf("ram:             %s in %zu blocks\n",
            fr_human_size(rs->total, a, sizeof(a)), rs->nblocks);

@@ -140,3 +140,30 @@ assert_grep '^device sections: 1 \(1 iterative, in 70002 parts\), 140002 bytes' 
 assert_grep ' dev  .* 131073 bytes at 0x[0-9a-f]+, 65537 parts$' many.txt
 assert_grep '(4465 more part and end sections, not listed)' many.txt
 assert_grep '(4464 more, not listed)' many.txt
+
+# The oldest QEMU that restores the file: the machine type's version, and
+# for a mapped-ram image at least 9.0 (11.0 with x-ignore-shared); nothing
+# without a versioned machine type or a configuration.
+min_qemu() { # NAME GENERATOR-OPTIONS...: inspect's min_qemu as text
+    _n=$1
+    shift
+    $MKSTREAM --seed=30 "$@" "$_n.bin"
+    $FIXEDRAM inspect --output=json "$_n.bin" > "$_n.json"
+    $FIXEDRAM inspect "$_n.bin" > "$_n.txt"
+    json_get "$_n.json" 'd["min_qemu"] and "%s (%s)" % (d["min_qemu"]["version"], d["min_qemu"]["reason"])'
+}
+assert_eq "$(min_qemu mq1 --machine=pc-q35-11.1)" \
+    "11.1 (machine type pc-q35-11.1)" "min_qemu of a stream"
+assert_grep "^restores in: +QEMU 11\.1 or later \(machine type pc-q35-11\.1\)$" mq1.txt
+assert_eq "$(min_qemu mq2 --machine=pc-i440fx-8.2 --layout=mapped-ram)" \
+    "9.0 (mapped-ram)" "min_qemu of an image of an older machine type"
+assert_eq "$(min_qemu mq3 --machine=pc-i440fx-10.0 --layout=mapped-ram \
+    --caps=x-ignore-shared --ignored=shared --blocks=pc.ram:1M,shared:1M)" \
+    "11.0 (mapped-ram with x-ignore-shared)" "min_qemu with x-ignore-shared"
+assert_eq "$(min_qemu mq4 --machine=virt-10.2 --layout=mapped-ram)" \
+    "10.2 (machine type virt-10.2)" "min_qemu: machine type over mapped-ram"
+for m in microvm pc-1.0-x; do
+    assert_eq "$(min_qemu mq5 --machine=$m)" None "min_qemu of machine $m"
+    ! grep -q "^restores in:" mq5.txt || fail "restores in: for machine $m"
+done
+assert_eq "$(min_qemu mq6 --no-config --no-switchover)" None "min_qemu without a configuration"

@@ -11,7 +11,10 @@
 #  - x-ignore-shared (guest RAM in a shared memory file): QEMU 11's classic
 #    save becomes an image laid out as QEMU 11's own mapped-ram save, which
 #    QEMU 11 restores; QEMU 11's mapped-ram save becomes a stream that
-#    QEMU 10 restores.
+#    QEMU 10 restores;
+#  - inspect names the oldest QEMU that restores each: QEMU 11.x for its
+#    own machine type, 11.0 for the x-ignore-shared image, 10.0 for the
+#    stream of the 10.0 machine type.
 . "$TESTS_SRCDIR/lib.sh"
 use_qemu
 NEW=${FR_NEW_QEMU:-/opt/fixedram/qemu-next/qemu-system-x86_64}
@@ -57,6 +60,12 @@ old_restore() { # FILE SOURCE-DUMP [frqemu restore options]
 
 # ---- QEMU 11 alone: paused classic and mapped-ram + multifd, live classic
 new_save c.bin --mode=classic --blob=blob.bin --blob-addr=0x2000000
+min_qemu() { # FILE: what inspect says the oldest QEMU restoring it is
+    $FIXEDRAM inspect --output=json "$1" > "$1.mq.json"
+    json_get "$1.mq.json" '"%s (%s)" % (d["min_qemu"]["version"], d["min_qemu"]["reason"])'
+}
+assert_eq "$(min_qemu c.bin)" "${new_ver%.*} (machine type pc-i440fx-${new_ver%.*})" \
+    "oldest QEMU to restore QEMU $new_ver's save"
 conv stream-to-image c.bin c.img
 conv image-to-stream c.img c.back
 cmp c.bin c.back || fail "QEMU $new_ver's classic save -> image -> stream is not its own bytes"
@@ -104,6 +113,10 @@ $FIXEDRAM convert -f stream-to-image ign.bin ign.img 2> ign.err ||
     fail "x-ignore-shared stream-to-image: $(cat ign.err)"
 assert_grep "note: QEMU loads a mapped-ram image with x-ignore-shared from version 11.0" ign.err
 new_restore ign.img ign.bin.src $M $(shared)
+assert_eq "$(min_qemu ign.img)" "11.0 (mapped-ram with x-ignore-shared)" \
+    "oldest QEMU to restore an x-ignore-shared image"
+assert_eq "$(min_qemu ign.bin)" "${QEMU_VERSION%.*} (machine type ${M#--machine=})" \
+    "oldest QEMU to restore the x-ignore-shared stream"
 new_save ign-m.img $M --mode=mapped-ram $(shared) --blob=blob.bin --blob-addr=0x2000000
 offsets() { # FILE: each block's name and offsets
     $FIXEDRAM inspect --output=json "$1" > "$1.json"
