@@ -82,7 +82,7 @@ fi
 # testing's (forky: QEMU 11), in a minimal tree of its own, run with that
 # tree's dynamic loader and libraries (its glibc is newer than the
 # system's), not installed over the system.  Optional: the test skips
-# without it.  About 3 minutes and 450 MB.
+# without it.  About 3 minutes and 340 MB.
 NEW_QEMU_DIR=/opt/fixedram/qemu-next
 if [ -n "$backports" ] && [ ! -x "$NEW_QEMU_DIR/qemu-system-x86_64" ]; then
     uri=$(grep -rhs '^URIs:.*debian/\?$' /etc/apt/sources.list.d/*.sources \
