@@ -341,11 +341,7 @@ static int stream_record(void *opaque, struct ram_state *rs,
 {
     struct from_stream *x = opaque;
 
-    if ((rs->n_page + rs->n_zero + rs->n_xbzrle) % 4096 == 0 &&
-        S_ISREG(x->sf->st.st_mode)) {
-        fr_progress_update(x->prog, fr_src_tell(&x->sf->file),
-                           (uint64_t)x->sf->st.st_size);
-    }
+    savefile_progress(x->sf, rs, x->prog);
     return placer_record(&x->pl, rec);
 }
 

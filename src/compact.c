@@ -138,7 +138,7 @@ static int opened(void *opaque, struct sv_reader *sv, struct ram_state *rs)
 {
     struct compactor *c = opaque;
 
-    rs->track_pages = false;
+    (void)rs;
     return convert_start_stream(c->in, c->out, c->o, &sv->cfg, NULL);
 }
 
@@ -210,11 +210,7 @@ static int copy_record(void *opaque, struct ram_state *rs,
 {
     struct compactor *c = opaque;
 
-    if (c->o->progress && (rs->n_page + rs->n_zero + rs->n_xbzrle) % 4096 ==
-                              0 && c->in->st.st_size > 0) {
-        fr_progress_update(c->o->progress, fr_src_tell(&c->in->file),
-                           (uint64_t)c->in->st.st_size);
-    }
+    savefile_progress(c->in, rs, c->o->progress);
     if (rec->block < c->nblocks &&
         fr_bitmap_test(&c->resent[rec->block], rec->page)) {
         return c->read_back ? 0 : placer_record(&c->pl, rec);
@@ -391,6 +387,7 @@ int compact_stream(struct savefile *in, const char *path, struct fr_sink *out,
     };
     const struct sf_visitor copy = {
         .opaque = &c,
+        .untracked = true,
         .opened = opened,
         .token = copy_token,
         .device_body = copy_body,

@@ -45,7 +45,6 @@ struct conv {
     const struct convert_opts *o;
     struct sf_summary *sum;
     bool libvirt_out;
-    uint64_t in_size;           /* for progress; 0 if unknown */
     /* stream -> image */
     struct placer pl;
     struct lookahead *la;
@@ -111,14 +110,6 @@ static int end_section(struct conv *c, const struct sv_token *t, bool is_ram)
     return sv_write_footer(c->out, c->sum->sv.footers, t->sec);
 }
 
-static void progress_input(struct conv *c)
-{
-    if (c->o->progress && c->in_size) {
-        fr_progress_update(c->o->progress, fr_src_tell(&c->in->file),
-                           c->in_size);
-    }
-}
-
 /* ---- stream -> image ----------------------------------------------------- */
 
 static int s2i_opened(void *opaque, struct sv_reader *sv, struct ram_state *rs)
@@ -137,7 +128,6 @@ static int s2i_opened(void *opaque, struct sv_reader *sv, struct ram_state *rs)
                        "not a pipe (the blocks QEMU ignored are known only "
                        "at its end)");
     }
-    rs->track_pages = false;
     if (write_container(c, LIBVIRT_FMT_SPARSE) < 0 ||
         sv_write_header(c->out) < 0) {
         return -1;
@@ -189,9 +179,7 @@ static int s2i_record(void *opaque, struct ram_state *rs,
 {
     struct conv *c = opaque;
 
-    if ((rs->n_page + rs->n_zero + rs->n_xbzrle) % 4096 == 0) {
-        progress_input(c);
-    }
+    savefile_progress(c->in, rs, c->o->progress);
     if (rs->blocks[rec->block].mr_no_data) {
         /* it has no pages region to take the page */
         return fr_fail(&c->in->err, FR_E_CORRUPT, rec->offset,
@@ -205,15 +193,6 @@ static int s2i_record(void *opaque, struct ram_state *rs,
 static int s2i_token_end(void *opaque, const struct sv_token *t, bool is_ram)
 {
     return end_section(opaque, t, is_ram);
-}
-
-static int scan_opened(void *opaque, struct sv_reader *sv,
-                       struct ram_state *rs)
-{
-    (void)opaque;
-    (void)sv;
-    rs->track_pages = false;    /* which blocks, not which pages */
-    return 0;
 }
 
 static int scan_blocks(void *opaque, struct ram_state *rs)
@@ -251,7 +230,7 @@ static int find_sent_blocks(struct savefile *in, struct conv *c)
     struct sf_summary sum;
     const struct sf_visitor v = {
         .opaque = c,
-        .opened = scan_opened,
+        .untracked = true,      /* which blocks, not which pages */
         .ram = { .opaque = c, .blocks = scan_blocks, .record = scan_record },
     };
     int ret;
@@ -285,10 +264,10 @@ int convert_stream_to_image(struct savefile *in, struct fr_sink *out,
     struct conv c = {
         .in = in, .out = out, .o = o, .sum = &sum,
         .libvirt_out = in->libvirt && !o->no_container,
-        .in_size = S_ISREG(in->st.st_mode) ? (uint64_t)in->st.st_size : 0,
     };
     const struct sf_visitor v = {
         .opaque = &c,
+        .untracked = true,      /* the placer has the bits */
         .opened = s2i_opened,
         .token = copy_token,
         .device_body = copy_body,
@@ -373,7 +352,6 @@ static int i2s_opened(void *opaque, struct sv_reader *sv, struct ram_state *rs)
                        "image-to-stream needs a seekable input file: "
                        "mapped-ram pages are read at their offsets");
     }
-    rs->track_pages = false;
     return convert_start_stream(c->in, c->out, c->o, &sv->cfg, "mapped-ram");
 }
 
@@ -570,6 +548,7 @@ int convert_image_to_stream(struct savefile *in, struct fr_sink *out,
     };
     const struct sf_visitor v = {
         .opaque = &c,
+        .untracked = true,
         .opened = i2s_opened,
         .token = i2s_token,
         .device_body = copy_body,

@@ -109,15 +109,6 @@ static int no_memory(struct lookahead *la)
     return fr_fail(&la->sf.err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
 }
 
-static int walk_opened(void *opaque, struct sv_reader *sv,
-                       struct ram_state *rs)
-{
-    (void)opaque;
-    (void)sv;
-    rs->track_pages = false;    /* one bit per page is enough: sent */
-    return 0;
-}
-
 static int walk_blocks(void *opaque, struct ram_state *rs)
 {
     struct lookahead *la = opaque;
@@ -178,7 +169,7 @@ static void *walk(void *opaque)
     struct sf_summary sum;
     const struct sf_visitor v = {
         .opaque = la,
-        .opened = walk_opened,
+        .untracked = true,      /* one bit per page is enough: sent */
         .ram = { .opaque = la, .blocks = walk_blocks,
                  .record = walk_record },
     };

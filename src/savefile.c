@@ -123,6 +123,16 @@ int savefile_reopen(const struct savefile *sf, struct savefile *again)
     return savefile_open_fd(again, fd, sf->name);
 }
 
+void savefile_progress(const struct savefile *sf, const struct ram_state *rs,
+                       struct fr_progress *p)
+{
+    if (p && S_ISREG(sf->st.st_mode) &&
+        (rs->n_page + rs->n_zero + rs->n_xbzrle) % 4096 == 0) {
+        fr_progress_update(p, fr_src_tell(&sf->file),
+                           (uint64_t)sf->st.st_size);
+    }
+}
+
 static int open_common(struct savefile *sf)
 {
     const uint8_t *p;
@@ -420,7 +430,7 @@ int savefile_walk(struct savefile *sf, struct sf_summary *sum,
     ram_init(&sum->ram, sv_page_size(&sum->sv.cfg),
              sv_has_cap(&sum->sv.cfg, "mapped-ram"),
              sv_has_cap(&sum->sv.cfg, "x-ignore-shared"));
-    sum->ram.track_pages = true;
+    sum->ram.track_pages = !(v && v->untracked);
     if (v) {
         sum->ram.visitor = &v->ram;
         if (v->opened && v->opened(v->opaque, &sum->sv, &sum->ram) < 0) {

@@ -13,6 +13,7 @@
 
 #include "io.h"
 #include "libvirt.h"
+#include "progress.h"
 #include "ram.h"
 #include "savevm.h"
 #include "vmdesc.h"
@@ -54,6 +55,9 @@ struct sf_command {
 /* Hooks for commands that transform a file while it is walked. */
 struct sf_visitor {
     void *opaque;
+    /* No present/sent bitmaps (ram_state.track_pages): the visitor keeps
+     * what it needs of the pages itself. */
+    bool untracked;
     /* After the header and configuration were read. */
     int (*opened)(void *opaque, struct sv_reader *sv, struct ram_state *rs);
     /* A token header; for sections, before the body. */
@@ -109,6 +113,14 @@ int savefile_open_fd(struct savefile *sf, int fd, const char *name);
  * it was opened but could not be read).  Close AGAIN either way.
  */
 int savefile_reopen(const struct savefile *sf, struct savefile *again);
+
+/*
+ * From a page record visitor of a walk of SF: every 4096 records of RS,
+ * show on P (NULL: none) the share of the file read so far; nothing for a
+ * pipe, whose size is unknown.
+ */
+void savefile_progress(const struct savefile *sf, const struct ram_state *rs,
+                       struct fr_progress *p);
 
 /*
  * Without consuming anything, read the configuration at the start of the
