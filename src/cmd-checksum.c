@@ -17,6 +17,7 @@
 
 struct checksum_args {
     const char *path;
+    const char *snapshot;
     enum fr_output output;
     int threads;
     bool bypass_cache;
@@ -31,6 +32,7 @@ static const struct argp_option options[] = {
       "Threads (default: the number of CPUs, at most 8): an image's pages "
       "are hashed by N threads", 0 },
     { "bypass-cache", OPT_BYPASS_CACHE, NULL, 0, FR_BYPASS_CACHE_HELP, 0 },
+    FR_SNAPSHOT_OPTION,
     { 0 }
 };
 
@@ -39,6 +41,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
     struct checksum_args *a = state->input;
 
     switch (key) {
+    case 'l':
+        a->snapshot = arg;
+        return 0;
     case OPT_OUTPUT:
         if (fr_output_parse(arg, &a->output) < 0) {
             argp_error(state, "invalid output format '%s' (human or json)",
@@ -132,7 +137,7 @@ static int run_checksum(int argc, char **argv)
     if (!a.threads) {
         a.threads = fr_default_threads();
     }
-    if (savefile_open(&sf, a.path) < 0) {
+    if (savefile_open(&sf, a.path, a.snapshot) < 0) {
         ret = fr_report(&sf.err, a.path);
         savefile_close(&sf);
         return ret;
@@ -147,7 +152,7 @@ static int run_checksum(int argc, char **argv)
         direct = digest_stream(&sf, &r);
         if (direct == 1) {
             savefile_close(&sf);
-            if (savefile_open(&sf, a.path) < 0) {
+            if (savefile_open(&sf, a.path, a.snapshot) < 0) {
                 direct = -1;
             }
         }

@@ -30,6 +30,7 @@
 
 struct compact_args {
     const char *input, *output;
+    const char *snapshot;
     bool force, in_place, progress, quiet, no_sync, bypass_cache;
     int threads;
 };
@@ -50,6 +51,7 @@ static const struct argp_option options[] = {
       "image's pages; from 2, a stream's output is written behind; zstd "
       "output uses N workers; the output is the same for any N", 0 },
     { "bypass-cache", OPT_BYPASS_CACHE, NULL, 0, FR_BYPASS_CACHE_HELP, 0 },
+    FR_SNAPSHOT_OPTION,
     { 0 }
 };
 
@@ -58,6 +60,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
     struct compact_args *a = state->input;
 
     switch (key) {
+    case 'l':
+        a->snapshot = arg;
+        return 0;
     case 'f':
         a->force = true;
         return 0;
@@ -189,7 +194,7 @@ static int compact_copy(struct compact_args *a)
 
     memset(&tmp, 0, sizeof(tmp));
     tmp.fd = -1;
-    if (savefile_open(&in, a->input) < 0) {
+    if (savefile_open(&in, a->input, a->snapshot) < 0) {
         ret = fr_report(&in.err, a->input);
         savefile_close(&in);
         return ret;
@@ -300,7 +305,7 @@ static int compact_in_place(struct compact_args *a)
     int ret = FR_EXIT_FAIL;
 
     memset(&ps, 0, sizeof(ps));
-    if (savefile_open(&sf, a->input) < 0) {
+    if (savefile_open(&sf, a->input, a->snapshot) < 0) {
         goto report;
     }
     if (a->bypass_cache) {

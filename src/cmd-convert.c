@@ -18,6 +18,7 @@ struct convert_args {
     const char *direction;
     const char *input;
     const char *output;
+    const char *snapshot;
     bool force;
     bool progress;
     bool quiet;
@@ -56,6 +57,7 @@ static const struct argp_option options[] = {
       "stream-to-image writes pages from a thread of its own, and reads a "
       "stream file ahead from another to write each resent page once; "
       "--zstd uses N workers; the output is the same for any N", 0 },
+    FR_SNAPSHOT_OPTION,
     { 0 }
 };
 
@@ -75,6 +77,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
     struct convert_args *a = state->input;
 
     switch (key) {
+    case 'l':
+        a->snapshot = arg;
+        return 0;
     case 'f':
         a->force = true;
         return 0;
@@ -179,7 +184,7 @@ static int run_convert(int argc, char **argv)
     if (!a.o.threads) {
         a.o.threads = fr_default_threads();
     }
-    if (savefile_open(&in, a.input) < 0) {
+    if (savefile_open(&in, a.input, a.snapshot) < 0) {
         ret = fr_report(&in.err, a.input);
         savefile_close(&in);
         return ret;

@@ -23,6 +23,8 @@
 struct diff_args {
     const char *path[2];
     int npaths;
+    const char *snapshot[2];    /* -l: A's then B's, or one for both */
+    int nsnapshots;
     enum fr_output output;
 };
 
@@ -47,6 +49,7 @@ static const struct argp_option options[] = {
     { "quiet", 'q', NULL, 0,
       "Print nothing when the guest RAM is the same (the exit status "
       "tells)", 0 },
+    FR_SNAPSHOT_OPTION,
     { 0 }
 };
 
@@ -57,6 +60,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
     switch (key) {
     case 'q':
         fr_quiet = true;
+        return 0;
+    case 'l':
+        if (a->nsnapshots == 2) {
+            argp_error(state, "--snapshot given more than twice");
+        }
+        a->snapshot[a->nsnapshots++] = arg;
         return 0;
     case OPT_OUTPUT:
         if (fr_output_parse(arg, &a->output) < 0) {
@@ -318,16 +327,33 @@ static int go_direct(struct side *s, int i, const char *path)
     }
     savefile_summary_free(&me->sum);
     memset(&me->sum, 0, sizeof(me->sum));
+    const char *snapshot = me->sf.snapshot_sel;
     savefile_close(&me->sf);
     XXH3_128bits_reset(me->dev.state);
     me->dev.body_len = 0;
     me->direct = false;
-    if (savefile_open(&me->sf, path) < 0 ||
+    if (savefile_open(&me->sf, path, snapshot) < 0 ||
         pagesrc_open(&me->ps, &me->sf, &me->vis) < 0) {
         return i;
     }
     me->ram = pagesrc_ram(&me->ps);
     return -1;
+}
+
+/* Input I's snapshot: given twice, the first is A's and the second B's;
+ * given once, it is for each input that is a qcow2 image (A's if none). */
+static const char *snapshot_of(const struct diff_args *a, int i)
+{
+    if (a->nsnapshots == 2) {
+        return a->snapshot[i];
+    }
+    if (a->nsnapshots == 0 || savefile_is_qcow2(a->path[i])) {
+        return a->snapshot[0];
+    }
+    if (i == 0 && !savefile_is_qcow2(a->path[1])) {
+        return a->snapshot[0];  /* for the error it gives */
+    }
+    return NULL;
 }
 
 static int run_diff(int argc, char **argv)
@@ -344,7 +370,7 @@ static int run_diff(int argc, char **argv)
     argp_parse(&diff_argp, argc, argv, 0, NULL, &a);
     for (int i = 0; i < 2; i++) {
         if (digest_devices_init(&s[i].dev, &s[i].vis) < 0 ||
-            savefile_open(&s[i].sf, a.path[i]) < 0) {
+            savefile_open(&s[i].sf, a.path[i], snapshot_of(&a, i)) < 0) {
             bad = i;
             goto out;
         }

@@ -28,6 +28,7 @@
 
 struct extract_args {
     const char *path;
+    const char *snapshot;
     const char *dir;
     const char *blocks[MAX_SELECT];
     size_t nblocks;
@@ -56,6 +57,7 @@ static const struct argp_option options[] = {
     { "bypass-cache", OPT_BYPASS_CACHE, NULL, 0, FR_BYPASS_CACHE_HELP, 0 },
     { "quiet", 'q', NULL, 0, "Do not list the files on standard output",
       0 },
+    FR_SNAPSHOT_OPTION,
     { 0 }
 };
 
@@ -64,6 +66,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
     struct extract_args *a = state->input;
 
     switch (key) {
+    case 'l':
+        a->snapshot = arg;
+        return 0;
     case 'q':
         fr_quiet = true;
         return 0;
@@ -466,7 +471,7 @@ static int run_extract(int argc, char **argv)
     if (!a.threads) {
         a.threads = fr_default_threads();
     }
-    if (savefile_open(&sf, a.path) == 0) {
+    if (savefile_open(&sf, a.path, a.snapshot) == 0) {
         fr_sink_protect(&sf.st);
     }
     fr_progress_init(&prog, a.progress && !fr_quiet);

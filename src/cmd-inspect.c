@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cmd.h"
 #include "exit.h"
@@ -19,6 +20,7 @@ struct inspect_opts {
     bool map;
     int show;                   /* 0, OPT_XML or OPT_VMDESC */
     const char *path;
+    const char *snapshot;
 };
 
 enum { OPT_OUTPUT = 0x100, OPT_XML, OPT_VMDESC };
@@ -34,6 +36,7 @@ static const struct argp_option options[] = {
     { "vmdesc", OPT_VMDESC, NULL, 0,
       "Print only QEMU's vmdesc JSON (the device state description), as "
       "stored", 0 },
+    FR_SNAPSHOT_OPTION,
     { 0 }
 };
 
@@ -42,6 +45,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
     struct inspect_opts *o = state->input;
 
     switch (key) {
+    case 'l':
+        o->snapshot = arg;
+        return 0;
     case OPT_OUTPUT:
         if (fr_output_parse(arg, &o->output) < 0) {
             argp_error(state, "invalid output format '%s' (human or json)",
@@ -276,6 +282,38 @@ static void json_block(struct fr_json *j, const struct ram_state *rs,
     fr_json_end_object(j);
 }
 
+static void json_snapshot(struct fr_json *j, const char *key,
+                          const struct qcow2_snapshot *sn)
+{
+    fr_json_begin_object(j, key);
+    fr_json_string(j, "id", sn->id);
+    fr_json_string(j, "name", sn->name);
+    fr_json_u64(j, "date", sn->date_sec);
+    fr_json_u64(j, "vm_clock_ns", sn->vm_clock_nsec);
+    fr_json_u64(j, "vmstate_size", sn->vmstate_size);
+    fr_json_u64(j, "disk_size", sn->disk_size);
+    fr_json_end_object(j);
+}
+
+static void json_qcow2(struct fr_json *j, const struct savefile *sf)
+{
+    const struct qcow2 *q = &sf->qcow2;
+
+    fr_json_begin_object(j, "container");
+    fr_json_string(j, "type", "qcow2");
+    fr_json_u64(j, "version", q->version);
+    fr_json_u64(j, "cluster_size", 1ull << q->cluster_bits);
+    fr_json_bool(j, "extended_l2", q->extended_l2);
+    fr_json_u64(j, "disk_size", q->disk_size);
+    json_snapshot(j, "snapshot", sf->snapshot);
+    fr_json_begin_array(j, "snapshots");
+    for (uint32_t i = 0; i < q->nsnaps; i++) {
+        json_snapshot(j, NULL, &q->snaps[i]);
+    }
+    fr_json_end_array(j);
+    fr_json_end_object(j);
+}
+
 static void print_json(const struct savefile *sf, const struct sf_summary *sum,
                        bool map)
 {
@@ -309,6 +347,8 @@ static void print_json(const struct savefile *sf, const struct sf_summary *sum,
         fr_json_u64(&j, "data_length", sf->lv.data_len);
         fr_json_u64(&j, "payload_offset", sf->lv.payload_offset);
         fr_json_end_object(&j);
+    } else if (sf->is_qcow2) {
+        json_qcow2(&j, sf);
     } else {
         fr_json_null(&j, "container");
     }
@@ -469,6 +509,31 @@ static int print_devices(const struct sf_summary *sum)
     return 0;
 }
 
+static void print_qcow2(const struct savefile *sf)
+{
+    const struct qcow2 *q = &sf->qcow2;
+    const struct qcow2_snapshot *sn = sf->snapshot;
+    char a[32], b[32], date[32] = "?";
+    time_t t = (time_t)sn->date_sec;
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm)) {
+        strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm);
+    }
+    printf("container:       qcow2 image, version %u, %s clusters%s, "
+           "%s disk\n", q->version,
+           fr_human_size(1ull << q->cluster_bits, a, sizeof(a)),
+           q->extended_l2 ? " (extended L2)" : "",
+           fr_human_size(q->disk_size, b, sizeof(b)));
+    printf("snapshot:        %s '%s', taken %s, VM clock %.3f s "
+           "(%u of %u hold a VM state)\n", sn->id, sn->name, date,
+           (double)sn->vm_clock_nsec / 1e9, qcow2_vmstate_count(q),
+           q->nsnaps);
+    printf("VM state:        %" PRIu64 " bytes (%s; offsets below are in "
+           "it)\n", sn->vmstate_size,
+           fr_human_size(sn->vmstate_size, a, sizeof(a)));
+}
+
 static int print_human(const struct savefile *sf,
                        const struct sf_summary *sum, bool map)
 {
@@ -492,6 +557,9 @@ static int print_human(const struct savefile *sf,
         printf("libvirt header:  version %u, %u bytes of XML data, QEMU "
                "stream at 0x%" PRIx64 "\n", sf->lv.version, sf->lv.data_len,
                sf->lv.payload_offset);
+    }
+    if (sf->is_qcow2) {
+        print_qcow2(sf);
     }
     if (sf->compression) {
         printf("compression:     %s (offsets below are in the decompressed "
@@ -568,7 +636,7 @@ static int run_inspect(int argc, char **argv)
     int ret = FR_EXIT_OK;
 
     argp_parse(&inspect_argp, argc, argv, 0, NULL, &o);
-    if (savefile_open(&sf, o.path) < 0) {
+    if (savefile_open(&sf, o.path, o.snapshot) < 0) {
         ret = fr_report(&sf.err, o.path);
     } else if (o.show) {
         if (show_stored(&sf, &sum, o.show) < 0) {

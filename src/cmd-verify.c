@@ -39,6 +39,7 @@ struct finding {
 
 struct verify {
     const char *path;
+    const char *snapshot;
     bool deep, bypass_cache;
     const char *checksums;
     enum fr_output output;
@@ -70,6 +71,7 @@ static const struct argp_option options[] = {
     { "bypass-cache", OPT_BYPASS_CACHE, NULL, 0, FR_BYPASS_CACHE_HELP, 0 },
     { "quiet", 'q', NULL, 0,
       "Print nothing when no problem is found (human output)", 0 },
+    FR_SNAPSHOT_OPTION,
     { 0 }
 };
 
@@ -78,6 +80,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
     struct verify *v = state->input;
 
     switch (key) {
+    case 'l':
+        v->snapshot = arg;
+        return 0;
     case 'q':
         fr_quiet = true;
         return 0;
@@ -569,7 +574,7 @@ static void check_checksums(struct verify *v, const struct sf_summary *orig)
         return;
     }
     if (digest_devices_init(&dev, &vis) < 0 ||
-        savefile_open(&sf, v->path) < 0) {
+        savefile_open(&sf, v->path, v->snapshot) < 0) {
         reader_failed(v, &sf.err);
         goto out;
     }
@@ -735,7 +740,7 @@ static int run_verify(int argc, char **argv)
         fprintf(stderr, "fixedram: out of memory\n");
         return FR_EXIT_VERIFY_INCOMPLETE;
     }
-    if (savefile_open(&sf, v.path) < 0) {
+    if (savefile_open(&sf, v.path, v.snapshot) < 0) {
         reader_failed(&v, &sf.err);
     } else if (savefile_walk(&sf, &sum, &vis) < 0) {
         reader_failed(&v, &sf.err);

@@ -38,6 +38,13 @@ int fr_default_threads(void);
     "Read an image's pages with O_DIRECT, past the page cache (buffered " \
     "where the file system refuses it)"
 
+/* -l/--snapshot, for commands that read a save file: the internal
+ * snapshot of a qcow2 image whose VM state is read (qemu-img's -l). */
+#define FR_SNAPSHOT_OPTION \
+    { "snapshot", 'l', "ID|NAME", 0, \
+      "Read the VM state of this internal snapshot of a qcow2 image " \
+      "(default: the only snapshot that has one)", 0 }
+
 /* --threads=ARG: 1 to 256, else a usage error. */
 int fr_parse_threads(struct argp_state *state, const char *arg);
 

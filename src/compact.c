@@ -417,7 +417,7 @@ int compact_stream(struct savefile *in, const char *path, struct fr_sink *out,
         no_memory(&in->err);
         goto out;
     }
-    if (savefile_open(&again, path) < 0) {
+    if (savefile_open(&again, path, in->snapshot_sel) < 0) {
         in->err = again.err;
         goto out;
     }

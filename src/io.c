@@ -97,6 +97,22 @@ int fr_src_open_fd(struct fr_src *s, int fd, struct fr_err *err)
     return 0;
 }
 
+/* ---- a caller's backend ---------------------------------------------- */
+
+int fr_src_open_backend(struct fr_src *s, struct fr_err *err,
+                        fr_src_fill_fn fill, void (*close)(struct fr_src *s),
+                        void *ctx)
+{
+    if (src_init(s, err, FR_SRC_BUFSIZE) < 0) {
+        return -1;
+    }
+    s->fill = fill;
+    s->close = close;
+    s->ctx = ctx;
+    s->decompressed = true;
+    return 0;
+}
+
 /* ---- memory ---------------------------------------------------------- */
 
 static ssize_t mem_fill(struct fr_src *s, uint8_t *buf, size_t n)

@@ -81,6 +81,16 @@ int fr_src_open_zstd(struct fr_src *outer, struct fr_src *inner);
 int fr_src_open_filter(struct fr_src *outer, struct fr_src *inner,
                        const char *const *argv);
 
+/*
+ * Make S read through FILL, a backend of the caller's with state CTX
+ * (CLOSE, if not NULL, frees it), with a read buffer of its own.  Offsets
+ * are the backend's (decompressed-like: S is not seekable).  Failures are
+ * recorded in ERR.
+ */
+int fr_src_open_backend(struct fr_src *s, struct fr_err *err,
+                        fr_src_fill_fn fill, void (*close)(struct fr_src *s),
+                        void *ctx);
+
 /* Release buffers and backend state (and reap filter processes). */
 void fr_src_close(struct fr_src *s);
 

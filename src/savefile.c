@@ -78,10 +78,12 @@ static int skip_leading_zeros(struct savefile *sf)
 
 static int open_common(struct savefile *sf);
 
-int savefile_open(struct savefile *sf, const char *path)
+int savefile_open(struct savefile *sf, const char *path,
+                  const char *snapshot)
 {
     memset(sf, 0, sizeof(*sf));
     sf->name = path;
+    sf->snapshot_sel = snapshot;
     sf->fd = -1;
     if (strcmp(path, "-") == 0) {
         sf->fd = 0;
@@ -120,17 +122,62 @@ int savefile_reopen(const struct savefile *sf, struct savefile *again)
     if (fd < 0) {
         return -1;
     }
-    return savefile_open_fd(again, fd, sf->name);
+    again->name = sf->name;
+    again->fd = fd;
+    again->own_fd = true;
+    again->snapshot_sel = sf->snapshot_sel;
+    return open_common(again);
+}
+
+bool savefile_is_qcow2(const char *path)
+{
+    uint8_t magic[QCOW2_MAGIC_LEN];
+    int fd;
+    bool yes;
+
+    if (strcmp(path, "-") == 0 ||
+        (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        return false;
+    }
+    yes = pread(fd, magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
+          qcow2_probe(magic, sizeof(magic));
+    close(fd);
+    return yes;
 }
 
 void savefile_progress(const struct savefile *sf, const struct ram_state *rs,
                        struct fr_progress *p)
 {
-    if (p && S_ISREG(sf->st.st_mode) &&
-        (rs->n_page + rs->n_zero + rs->n_xbzrle) % 4096 == 0) {
+    if (!p || (rs->n_page + rs->n_zero + rs->n_xbzrle) % 4096 != 0) {
+        return;
+    }
+    if (sf->is_qcow2) {
+        fr_progress_update(p, fr_src_tell(sf->src),
+                           sf->snapshot->vmstate_size);
+    } else if (S_ISREG(sf->st.st_mode)) {
         fr_progress_update(p, fr_src_tell(&sf->file),
                            (uint64_t)sf->st.st_size);
     }
+}
+
+/* Read the VM state of the chosen snapshot of the qcow2 image. */
+static int open_qcow2(struct savefile *sf)
+{
+    if (!sf->file.seekable) {
+        return fr_fail(&sf->err, FR_E_LIMIT, 0,
+                       "a qcow2 image is read from a file, not a pipe: its "
+                       "snapshots are found through its tables");
+    }
+    sf->is_qcow2 = true;
+    if (qcow2_open(&sf->qcow2, &sf->file) < 0 ||
+        !(sf->snapshot = qcow2_find(&sf->qcow2, sf->snapshot_sel,
+                                    &sf->err)) ||
+        qcow2_open_vmstate(&sf->dec, &sf->file, &sf->qcow2, sf->snapshot)
+            < 0) {
+        return -1;
+    }
+    sf->src = &sf->dec;
+    return 0;
 }
 
 static int open_common(struct savefile *sf)
@@ -154,7 +201,15 @@ static int open_common(struct savefile *sf)
     if (!p) {
         return -1;
     }
-    if (n >= LIBVIRT_MAGIC_LEN && libvirt_probe(p)) {
+    if (qcow2_probe(p, n)) {
+        if (open_qcow2(sf) < 0) {
+            return -1;
+        }
+    } else if (sf->snapshot_sel) {
+        return fr_fail(&sf->err, FR_E_USAGE, FR_NO_OFFSET,
+                       "--snapshot selects a snapshot of a qcow2 image, "
+                       "and this is not one");
+    } else if (n >= LIBVIRT_MAGIC_LEN && libvirt_probe(p)) {
         const char *const *argv;
         sf->libvirt = true;
         if (libvirt_hdr_read(&sf->file, &sf->lv) < 0) {
@@ -186,7 +241,8 @@ static int open_common(struct savefile *sf)
         }
     }
 
-    if (!sf->libvirt && !sf->compression && skip_leading_zeros(sf) < 0) {
+    if (!sf->libvirt && !sf->compression && !sf->is_qcow2 &&
+        skip_leading_zeros(sf) < 0) {
         return -1;
     }
     sf->stream_offset = fr_src_tell(sf->src);
@@ -195,6 +251,12 @@ static int open_common(struct savefile *sf)
         return -1;
     }
     if (n < 4 || !sv_probe(p)) {
+        if (sf->is_qcow2) {
+            return fr_fail(&sf->err, FR_E_NOTMIG, 0,
+                           "the VM state of snapshot %s '%s' is not a QEMU "
+                           "migration stream", sf->snapshot->id,
+                           sf->snapshot->name);
+        }
         if (sf->libvirt || sf->compression) {
             return fr_fail(&sf->err, FR_E_NOTMIG, sf->stream_offset,
                            "%s%s payload is not a QEMU migration stream",
@@ -237,6 +299,7 @@ void savefile_close(struct savefile *sf)
     }
     fr_src_close(&sf->file);
     libvirt_hdr_free(&sf->lv);
+    qcow2_free(&sf->qcow2);
     if (sf->own_fd) {
         close(sf->fd);
     }

@@ -14,6 +14,7 @@
 #include "io.h"
 #include "libvirt.h"
 #include "progress.h"
+#include "qcow2.h"
 #include "ram.h"
 #include "savevm.h"
 #include "vmdesc.h"
@@ -30,6 +31,10 @@ struct savefile {
     bool libvirt;
     struct libvirt_hdr lv;
     const char *compression;    /* "zstd", "gzip", ... or NULL */
+    bool is_qcow2;              /* the stream is a qcow2 snapshot's VM state */
+    struct qcow2 qcow2;
+    const struct qcow2_snapshot *snapshot;  /* the one read */
+    const char *snapshot_sel;   /* as the user named it, or NULL */
     uint64_t stream_offset;     /* of the QEVM magic, in src */
 };
 
@@ -96,10 +101,16 @@ struct sf_summary {
 
 /*
  * Open PATH ("-" = stdin) and position the reader at the QEMU stream.
+ * SNAPSHOT (NULL: the only one) selects the internal snapshot of a qcow2
+ * image whose VM state is read; for any other input it is a usage error.
  * Returns 0, or -1 with sf->err set (FR_E_NOTMIG when the file is not a
  * QEMU migration file of any kind we know).
  */
-int savefile_open(struct savefile *sf, const char *path);
+int savefile_open(struct savefile *sf, const char *path,
+                  const char *snapshot);
+
+/* Whether PATH is a qcow2 image (false for "-" and unreadable files). */
+bool savefile_is_qcow2(const char *path);
 void savefile_close(struct savefile *sf);
 
 /* The same for FD, which SF then owns (closes); NAME names it in

@@ -453,7 +453,7 @@ static void test_images(void)
     bb_bytes(&b, st.p, st.len);
     strcpy(name, "/tmp/fr-test-lv-XXXXXX");
     write_file(&b, name);
-    EXPECT_EQ_U64(savefile_open(&sf, name), 0);
+    EXPECT_EQ_U64(savefile_open(&sf, name, NULL), 0);
     EXPECT_TRUE(sf.libvirt);
     EXPECT_TRUE(sf.compression == NULL);
     EXPECT_EQ_STR(sf.lv.domain, "guest-1");
@@ -487,7 +487,7 @@ static void test_images(void)
     }
     strcpy(name, "/tmp/fr-test-lv-XXXXXX");
     write_file(&b, name);
-    EXPECT_EQ_U64(savefile_open(&sf, name), 0);
+    EXPECT_EQ_U64(savefile_open(&sf, name, NULL), 0);
     EXPECT_TRUE(sf.libvirt && sf.lv.swapped);
     EXPECT_TRUE(sf.compression && strcmp(sf.compression, "zstd") == 0);
     EXPECT_EQ_U64(savefile_walk(&sf, &sum, NULL), 0);
@@ -504,7 +504,7 @@ static void test_images(void)
     bb_bytes(&b, st.p, st.len);
     strcpy(name, "/tmp/fr-test-lv-XXXXXX");
     write_file(&b, name);
-    EXPECT_EQ_U64(savefile_open(&sf, name), (uint64_t)-1);
+    EXPECT_EQ_U64(savefile_open(&sf, name, NULL), (uint64_t)-1);
     EXPECT_EQ_U64(sf.err.kind, FR_E_CORRUPT);
     savefile_close(&sf);
     unlink(name);
@@ -515,7 +515,7 @@ static void test_images(void)
     put_data(&b, xml1, NULL, 0, 100);
     strcpy(name, "/tmp/fr-test-lv-XXXXXX");
     write_file(&b, name);
-    EXPECT_EQ_U64(savefile_open(&sf, name), (uint64_t)-1);
+    EXPECT_EQ_U64(savefile_open(&sf, name, NULL), (uint64_t)-1);
     EXPECT_EQ_U64(sf.err.kind, FR_E_TRUNCATED);
     EXPECT_EQ_U64(sf.err.offset, b.len);
     savefile_close(&sf);
@@ -550,7 +550,7 @@ static void test_images(void)
     }
     strcpy(name, "/tmp/fr-test-lv-XXXXXX");
     write_file(&b, name);
-    EXPECT_EQ_U64(savefile_open(&sf, name), 0);
+    EXPECT_EQ_U64(savefile_open(&sf, name, NULL), 0);
     EXPECT_TRUE(sf.compression && strcmp(sf.compression, "gzip") == 0);
     EXPECT_EQ_U64(savefile_walk(&sf, &sum, NULL), 0);
     EXPECT_TRUE(sum.have_vmdesc);

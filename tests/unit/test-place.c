@@ -204,7 +204,7 @@ static struct lookahead_counts place(const char *file, uint64_t max_slots,
     struct lookahead_counts c = { 0 };
     static uint8_t got[PS];
 
-    if (savefile_open(&sf, file) < 0 ||
+    if (savefile_open(&sf, file, NULL) < 0 ||
         fr_sink_open_scratch(&r.scratch, &r.err) < 0) {
         UNIT_FAIL("line %d: cannot open", line);
         return c;

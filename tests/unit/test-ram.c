@@ -1083,7 +1083,7 @@ static int walk_file(const struct bb *b, size_t n, struct savefile *sf,
     int r;
 
     write_tmp(b, n, name);
-    r = savefile_open(sf, name);
+    r = savefile_open(sf, name, NULL);
     unlink(name);
     if (r == 0) {
         r = savefile_walk(sf, sum, NULL);

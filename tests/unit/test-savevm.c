@@ -973,7 +973,7 @@ static void test_file_vmdesc(void)
     /* With footers: the vmdesc sizes delimit the FULL bodies. */
     nd = build_stream(&b, d, true, true, &eof_at, true);
     write_tmp(&b, name);
-    EXPECT_EQ_U64(savefile_open(&sf, name), 0);
+    EXPECT_EQ_U64(savefile_open(&sf, name, NULL), 0);
     EXPECT_TRUE(!sf.libvirt);
     EXPECT_TRUE(sf.compression == NULL);
     EXPECT_EQ_U64(savefile_walk(&sf, &sum, NULL), 0);
@@ -1004,7 +1004,7 @@ static void test_file_vmdesc(void)
                "\"size\":3}]}]}");
     strcpy(name, "/tmp/fr-test-savevm-XXXXXX");
     write_tmp(&b, name);
-    EXPECT_EQ_U64(savefile_open(&sf, name), 0);
+    EXPECT_EQ_U64(savefile_open(&sf, name, NULL), 0);
     EXPECT_EQ_U64(savefile_walk(&sf, &sum, NULL), 0);
     if (sf.err.kind) {
         UNIT_FAIL("  %s", sf.err.what);
@@ -1033,7 +1033,7 @@ static void test_file_vmdesc(void)
                "\"type\":\"buffer\",\"size\":7}]}]}");
     strcpy(name, "/tmp/fr-test-savevm-XXXXXX");
     write_tmp(&b, name);
-    EXPECT_EQ_U64(savefile_open(&sf, name), 0);
+    EXPECT_EQ_U64(savefile_open(&sf, name, NULL), 0);
     EXPECT_EQ_U64(savefile_walk(&sf, &sum, NULL), 0);
     EXPECT_EQ_U64(sum.ndevs, 1);
     if (sum.ndevs == 1) {
@@ -1078,7 +1078,7 @@ static void test_file_vmdesc_boundary(void)
         bb_u8(&b, '}');
         strcpy(name, "/tmp/fr-test-savevm-XXXXXX");
         write_tmp(&b, name);
-        EXPECT_EQ_U64(savefile_open(&sf, name), 0);
+        EXPECT_EQ_U64(savefile_open(&sf, name, NULL), 0);
         EXPECT_EQ_U64(savefile_walk(&sf, &sum, NULL), 0);
         EXPECT_TRUE(sum.vmdesc_used);
         if (!sum.vmdesc_used) {
