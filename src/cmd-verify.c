@@ -740,7 +740,14 @@ static int run_verify(int argc, char **argv)
         fprintf(stderr, "fixedram: out of memory\n");
         return FR_EXIT_VERIFY_INCOMPLETE;
     }
-    if (savefile_open(&sf, v.path, v.snapshot) < 0) {
+    if (savefile_open(&sf, v.path, v.snapshot) < 0 &&
+        sf.err.kind == FR_E_USAGE) {
+        /* --snapshot does not fit the file: a bad command line */
+        free(v.f);
+        savefile_close(&sf);
+        return fr_report(&sf.err, v.path);
+    }
+    if (fr_failed(&sf.err)) {
         reader_failed(&v, &sf.err);
     } else if (savefile_walk(&sf, &sum, &vis) < 0) {
         reader_failed(&v, &sf.err);

@@ -11,7 +11,7 @@ export DEBIAN_FRONTEND=noninteractive
 build_pkgs="build-essential autoconf automake pkg-config libzstd-dev
     libxxhash-dev zstd xxhash python3 gzip bzip2 xz-utils lzop xxd
     procps debootstrap"
-vm_pkgs="qemu-system-x86 qemu-system-arm qemu-system-ppc qemu-system-s390x
+vm_pkgs="qemu-system-x86 qemu-utils qemu-system-arm qemu-system-ppc qemu-system-s390x
     ovmf libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon"
 
 # bookworm's own QEMU is 7.2: add the backports suite, reusing the URIs of

@@ -41,7 +41,9 @@ expect_code 1 $FIXEDRAM inspect -l disk d.qcow2 2> e
 assert_grep "^fixedram: d.qcow2: snapshot 2 'disk' holds no VM state \(a disk-only snapshot\)$" e
 expect_code 64 $FIXEDRAM extract -o x -l nosuch d.qcow2 2> e
 assert_grep "no snapshot 'nosuch' \(snapshots with a VM state: 1 'before', 3 'after', 5 '3'\)" e
-expect_code 63 $FIXEDRAM verify -l disk d.qcow2 2> e
+expect_code 63 $FIXEDRAM verify -l disk d.qcow2 > e
+expect_code 64 $FIXEDRAM verify d.qcow2 2> e
+assert_grep "choose one with --snapshot" e
 # not for other inputs, nor from a pipe
 expect_code 64 $FIXEDRAM checksum -l before s1 2> e
 assert_grep "^fixedram: s1: --snapshot selects a snapshot of a qcow2 image, and this is not one$" e

@@ -12,6 +12,8 @@ Stdlib only.  Subcommands:
   restore --mode=MODE|auto --in=FILE --dump=RAM.bin [--stats=S.json]
           [--uri-prefix=file:|exec:] [--exec-cmd=CMD] [--offset=N]
           [--shared-mem=PATH [--ignore-shared]] [--dirty-bitmap]
+  savevm  --disk=D.qcow2 --tag=TAG [--blob=F --blob-addr=A] [--dump=RAM.bin]
+          [--guest=paused|live]
   version prints QEMU's version; exit 77 if QEMU is missing or older than 9.0
 
 MODE: classic, xbzrle, mapped-ram, mapped-ram-multifd (2 channels),
@@ -62,6 +64,12 @@ dirty-bitmaps capability, so that the stream carries an iterative
 and dirties 1 MiB at 0 and 64 KiB at 8 MiB before saving.  --stats then
 also holds "fr-dirty-bitmaps": [[node, bitmap, dirty bytes], ...] of the
 saved or restored VM (restore needs --dirty-bitmap too).
+
+savevm stores an internal snapshot TAG, with its VM state, in the qcow2
+image D (a -blockdev node of the VM, attached to no device) through HMP
+savevm, as virt-manager and "virsh snapshot-create" do.  --guest=live boots
+the live guest kernel, lets it run --run-time seconds and stops it first,
+so that --dump (taken right before savevm) is the RAM the snapshot holds.
 
 Exit status: 0 success, 1 failure (QEMU's error and stderr on stderr),
 2 usage, 77 QEMU missing/too old.  Nothing is printed on success except
@@ -756,6 +764,38 @@ def cmd_restore(args, tmpdir, deadline):
         vm.kill()
 
 
+def cmd_savevm(args, tmpdir, deadline):
+    qargs = machine_args(args, paused=True)
+    qargs += ["-blockdev", "driver=qcow2,node-name=disk0,file.driver=file,"
+              "file.filename=%s" % os.path.abspath(args.disk)]
+    if args.guest == "live":
+        qargs += live_guest_args(args, tmpdir)
+    if args.blob:
+        qargs += ["-device", "loader,file=%s,addr=0x%x,force-raw=on"
+                  % (os.path.abspath(args.blob), args.blob_addr)]
+    vm = Qemu(qargs, tmpdir, deadline)
+    try:
+        vm.start()
+        if args.guest == "live":
+            vm.cmd("cont")
+            time.sleep(args.run_time)
+            vm.cmd("stop")
+        if args.dump:
+            pmemsave(vm, args, args.dump)
+        # HMP reports failure as text, not as a QMP error
+        out = vm.cmd("human-monitor-command",
+                     **{"command-line": "savevm %s" % args.tag})
+        if out and out.strip():
+            raise Failure("savevm %s: %s" % (args.tag, out.strip()))
+        vm.quit()
+    except BaseException as e:
+        vm.kill()
+        e.frqemu_vm = vm
+        raise
+    finally:
+        vm.kill()
+
+
 def cmd_version(args):
     binary = qemu_binary()
     if not shutil.which(binary):
@@ -860,6 +900,20 @@ def build_parser():
     r.add_argument("--dump", required=True, help="write guest RAM here")
     common(r)
 
+    v = sub.add_parser("savevm", help="store an internal snapshot with "
+                       "its VM state in a qcow2 image")
+    v.add_argument("--disk", required=True, help="qcow2 image")
+    v.add_argument("--tag", required=True, help="snapshot name")
+    v.add_argument("--blob", help="raw file loaded into guest RAM")
+    v.add_argument("--blob-addr", type=parse_int, help="guest-physical address")
+    v.add_argument("--guest", choices=("paused", "live"), default="paused")
+    v.add_argument("--kernel", help="live guest kernel (default: build it; "
+                   "env FRQEMU_KERNEL)")
+    v.add_argument("--run-time", type=float, default=1.0,
+                   help="live: seconds the guest runs before it is stopped")
+    v.add_argument("--dump", help="write guest RAM (all of --mem) here")
+    common(v)
+
     sub.add_parser("version", help="print QEMU's version (exit 77 if "
                    "missing or < %d.%d)" % MIN_VERSION)
     return p
@@ -883,6 +937,8 @@ def main(argv=None):
     try:
         if args.command == "save":
             cmd_save(args, tmpdir, deadline)
+        elif args.command == "savevm":
+            cmd_savevm(args, tmpdir, deadline)
         else:
             cmd_restore(args, tmpdir, deadline)
         return 0
