@@ -33,7 +33,7 @@ if command -v clang > /dev/null &&
         echo "fuzz build failed"
         fuzz_status=1
     }
-    for t in savevm mappedram libvirt vmdesc xbzrle; do
+    for t in savevm mappedram libvirt vmdesc xbzrle qcow2; do
         [ $fuzz_status -eq 0 ] || break
         work=$(mktemp -d)
         cp "$top/tests/fuzz/corpus/$t/"* "$work/" 2> /dev/null || true

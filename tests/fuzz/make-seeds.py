@@ -481,6 +481,33 @@ def qemu_stream(path, footers):
     return b + b"\x00" + vmdesc(j)
 
 
+def qcow2_seeds(gen, put, tmp):
+    """qcow2 images (tests/gen/fr-mkqcow2.py) holding small streams."""
+    mkqcow2 = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           os.pardir, "gen", "fr-mkqcow2.py")
+    st = os.path.join(tmp, "q.st")
+    with open(st, "wb") as f:
+        f.write(gen("--seed=9", "--blocks=pc.ram:16K,rom:4K",
+                    "--zero-percent=50", "--devices=2", "--resend=2"))
+    variants = {
+        "v3": ["--disk-size=4096"],
+        "v2": ["--version=2", "--disk-size=1000"],
+        "extl2": ["--extended-l2", "--cluster-bits=14", "--reverse",
+                  "--disk-size=0"],
+        "zeros": ["--zeros=flag", "--disk-size=512"],
+        "twosnaps": ["--disk-size=512", "--snapshot=2:b:" + st,
+                     "--snapshot=3:disk:"],
+    }
+    for name, opts in variants.items():
+        out = os.path.join(tmp, name + ".qcow2")
+        if "--cluster-bits=14" not in opts:
+            opts = ["--cluster-bits=9"] + opts
+        subprocess.run([sys.executable, mkqcow2, "--snapshot=1:a:" + st]
+                       + opts + [out], check=True)
+        with open(out, "rb") as f:
+            put(name, f.read())
+
+
 def main():
     if len(sys.argv) not in (3, 4):
         sys.exit(__doc__)
@@ -493,6 +520,7 @@ def main():
         libvirt_seeds(gen, lambda n, d: write(corpus, "libvirt", n, d))
         vmdesc_seeds(gen, lambda n, d: write(corpus, "vmdesc", n, d), qemu)
         xbzrle_seeds(lambda n, d: write(corpus, "xbzrle", n, d))
+        qcow2_seeds(gen, lambda n, d: write(corpus, "qcow2", n, d), tmp)
 
 
 if __name__ == "__main__":

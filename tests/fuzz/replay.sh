@@ -20,7 +20,7 @@ fi
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=99:abort_on_error=0"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:exitcode=99:print_stacktrace=1"
 
-for t in savevm mappedram libvirt vmdesc xbzrle; do
+for t in savevm mappedram libvirt vmdesc xbzrle qcow2; do
     bin=$REPLAY_DIR/replay-$t
     [ -x "$bin" ] || fail "$bin is missing (make check builds it)"
     dir=$TESTS_SRCDIR/fuzz/corpus/$t
