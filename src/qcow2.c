@@ -291,7 +291,10 @@ const struct qcow2_snapshot *qcow2_find(const struct qcow2 *q,
         if (n == 1) {
             return found;
         }
-        if (n == 0) {
+        if (q->nsnaps == 0) {
+            fr_fail(err, FR_E_NOTMIG, FR_NO_OFFSET,
+                    "qcow2 image without snapshots, so without a VM state");
+        } else if (n == 0) {
             fr_fail(err, FR_E_NOTMIG, FR_NO_OFFSET,
                     "qcow2 image without a VM state: none of its %u "
                     "snapshots holds one", q->nsnaps);

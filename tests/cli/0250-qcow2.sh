@@ -44,6 +44,12 @@ assert_grep "no snapshot 'nosuch' \(snapshots with a VM state: 1 'before', 3 'af
 expect_code 63 $FIXEDRAM verify -l disk d.qcow2 > e
 expect_code 64 $FIXEDRAM verify d.qcow2 2> e
 assert_grep "choose one with --snapshot" e
+$MKQCOW2 --snapshot=1:disk: --snapshot=2:disk2: disks.qcow2
+expect_code 63 $FIXEDRAM verify disks.qcow2 > e
+assert_grep "qcow2 image without a VM state: none of its 2 snapshots holds one" e
+$MKQCOW2 none.qcow2
+expect_code 1 $FIXEDRAM inspect none.qcow2 2> e
+assert_grep "^fixedram: none.qcow2: qcow2 image without snapshots, so without a VM state$" e
 # not for other inputs, nor from a pipe
 expect_code 64 $FIXEDRAM checksum -l before s1 2> e
 assert_grep "^fixedram: s1: --snapshot selects a snapshot of a qcow2 image, and this is not one$" e
