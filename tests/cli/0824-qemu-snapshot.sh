@@ -11,6 +11,7 @@
 #     with extended L2 (128 KiB clusters) and of version 2 (compat=0.10):
 #     converted, it restores identical; checksum of the snapshot equals that
 #     of the conversion.
+#   - After qemu-img resize past an L1 boundary, the snapshot reads the same.
 #   - The images are never modified, and qemu-img check stays clean.
 . "$TESTS_SRCDIR/lib.sh"
 use_qemu
@@ -92,6 +93,14 @@ for opts in "extended_l2=on,cluster_size=128k" "compat=0.10"; do
     qemu_restore_cmp o.src "the snapshot of the $opts image" --in=o.img
     qemu-img check -q o.qcow2 || fail "qemu-img check of the $opts image"
 done
+
+# the disk grown past an L1 boundary after the snapshots: the VM state is
+# where the snapshot's own disk size put it
+$FIXEDRAM checksum -l first disk.qcow2 > first.sum
+cp disk.qcow2 grown.qcow2
+qemu-img resize -q grown.qcow2 2G
+$FIXEDRAM checksum -l first grown.qcow2 | cmp - first.sum ||
+    fail "the snapshot of the resized image"
 
 md5sum -c --quiet disk.md5 || fail "fixedram changed the image"
 qemu-img check -q disk.qcow2 || fail "qemu-img check"
