@@ -58,15 +58,24 @@ static char *printable_copy(const uint8_t *p, size_t n)
     return s;
 }
 
+/* The L2 entries per table, and the bytes one L1 entry maps, as shifts. */
+static uint32_t l2_bits(const struct qcow2 *q)
+{
+    return q->cluster_bits - (q->extended_l2 ? 4 : 3);
+}
+
+static uint32_t l1_bits(const struct qcow2 *q)
+{
+    return q->cluster_bits + l2_bits(q);
+}
+
 /* Where snapshot SN's VM state starts in its guest offsets: the first L1
  * entry boundary at or past the end of its virtual disk. */
 static bool vmstate_base(const struct qcow2 *q,
                          const struct qcow2_snapshot *sn, uint64_t *base)
 {
-    uint32_t l1_bits = 2 * q->cluster_bits - (q->extended_l2 ? 4 : 3);
-
-    return !ckd_align_up(base, sn->disk_size, 1ull << l1_bits) &&
-           (*base >> l1_bits) <= MAX_L1_ENTRIES;
+    return !ckd_align_up(base, sn->disk_size, 1ull << l1_bits(q)) &&
+           (*base >> l1_bits(q)) <= MAX_L1_ENTRIES;
 }
 
 static int read_header(struct qcow2 *q, struct fr_src *file,
@@ -199,8 +208,7 @@ static int read_snapshot(const struct qcow2 *q, struct fr_src *file,
     }
     if (!vmstate_base(q, sn, &base) ||
         ckd_add_u64(&end, base, sn->vmstate_size) ||
-        ((end - 1) >> (2 * q->cluster_bits - (q->extended_l2 ? 4 : 3))) >=
-            sn->l1_size) {
+        ((end - 1) >> l1_bits(q)) >= sn->l1_size) {
         return fr_fail(file->err, FR_E_CORRUPT, at,
                        "qcow2 snapshot '%s': its %llu-byte VM state lies "
                        "beyond its L1 table", sn->name,
@@ -496,7 +504,7 @@ int qcow2_open_vmstate(struct fr_src *outer, struct fr_src *file,
     v->cluster_bits = q->cluster_bits;
     v->extended_l2 = q->extended_l2;
     v->entry_bytes = q->extended_l2 ? 16 : 8;
-    v->l2_bits = q->cluster_bits - (q->extended_l2 ? 4 : 3);
+    v->l2_bits = l2_bits(q);
     v->l1_offset = sn->l1_offset;
     v->l1_size = sn->l1_size;
     v->size = sn->vmstate_size;
