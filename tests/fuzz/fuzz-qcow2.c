@@ -36,24 +36,9 @@ static void read_vmstate(struct fr_src *file, const struct qcow2 *q,
     fr_src_close(&vm);
 }
 
-/* A memory file holding the input, or -1. */
-static int memfd_of(const uint8_t *data, size_t size)
-{
-    int fd = memfd_create("fuzz-qcow2", MFD_CLOEXEC);
-    size_t done = 0;
-
-    FUZZ_ASSERT(fd >= 0);
-    while (done < size) {
-        ssize_t n = write(fd, data + done, size - done);
-        FUZZ_ASSERT(n > 0);
-        done += (size_t)n;
-    }
-    return fd;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int fd = memfd_of(data, size);
+    int fd = fuzz_memfd(data, size);
     struct fr_err err = { 0 };
     struct fr_src file;
     struct qcow2 q;
@@ -84,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!qcow2_probe(data, size)) {
         return 0;
     }
-    if (savefile_open_fd(&sf, memfd_of(data, size), "fuzz") == 0 &&
+    if (savefile_open_fd(&sf, fuzz_memfd(data, size), "fuzz") == 0 &&
         sf.is_qcow2 && sf.snapshot->vmstate_size <= READ_CAP) {
         fuzz_walk(&sf, UINT64_MAX);
     }

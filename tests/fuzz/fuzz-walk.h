@@ -73,9 +73,9 @@ static inline int fuzz_walk(struct savefile *sf, uint64_t limit)
 #include <sys/mman.h>
 #include <unistd.h>
 
-static inline void fuzz_walk_fd(const uint8_t *data, size_t size)
+/* A memory file (regular, seekable) holding the SIZE bytes at DATA. */
+static inline int fuzz_memfd(const uint8_t *data, size_t size)
 {
-    struct savefile sf;
     int fd = memfd_create("fuzz", MFD_CLOEXEC);
     size_t done = 0;
 
@@ -85,6 +85,14 @@ static inline void fuzz_walk_fd(const uint8_t *data, size_t size)
         FUZZ_ASSERT(n > 0);
         done += (size_t)n;
     }
+    return fd;
+}
+
+static inline void fuzz_walk_fd(const uint8_t *data, size_t size)
+{
+    struct savefile sf;
+    int fd = fuzz_memfd(data, size);
+
     memset(&sf, 0, sizeof(sf));
     sf.name = "fuzz";
     sf.fd = fd;
