@@ -305,6 +305,16 @@ class Qemu:
         self.argv = [self.binary, "-qmp",
                      "unix:%s,server=on,wait=off" % self.sock_path] + args
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        """QEMU always ends; an exception keeps it for show_stderr()."""
+        if exc is not None:
+            exc.frqemu_vm = self
+        self.kill()
+        return False
+
     def start(self):
         log = open(self.log_path, "wb")
         try:
@@ -642,8 +652,7 @@ def save_once(args, qargs, dio, tmpdir, deadline):
             os.unlink(args.out)
 
     # a vCPU starved for a few ms lets the save converge early
-    vm = Qemu(qargs, tmpdir, deadline, boost=live)
-    try:
+    with Qemu(qargs, tmpdir, deadline, boost=live) as vm:
         vm.start()
         set_caps(vm, mode_caps(args.mode, "src", args))
         params = {}
@@ -705,12 +714,6 @@ def save_once(args, qargs, dio, tmpdir, deadline):
             info["fr-dirty-bitmaps"] = dirty_bitmaps(vm)
         vm.quit()
         return info
-    except BaseException as e:
-        vm.kill()
-        e.frqemu_vm = vm
-        raise
-    finally:
-        vm.kill()
 
 
 def cmd_restore(args, tmpdir, deadline):
@@ -729,9 +732,8 @@ def cmd_restore(args, tmpdir, deadline):
             mode = "mapped-ram" if "mapped-ram" in caps else "classic"
     dio = resolve_dio(mode, args.infile) if args.infile else False
 
-    vm = Qemu(machine_args(args, paused=True) + ["-incoming", "defer"],
-              tmpdir, deadline)
-    try:
+    with Qemu(machine_args(args, paused=True) + ["-incoming", "defer"],
+              tmpdir, deadline) as vm:
         vm.start()
         set_caps(vm, mode_caps(mode, "dst", args))
         params = {}
@@ -756,12 +758,6 @@ def cmd_restore(args, tmpdir, deadline):
             info["fr-dirty-bitmaps"] = dirty_bitmaps(vm)
         write_stats(args.stats, info)
         vm.quit()
-    except BaseException as e:
-        vm.kill()
-        e.frqemu_vm = vm
-        raise
-    finally:
-        vm.kill()
 
 
 def cmd_savevm(args, tmpdir, deadline):
@@ -773,8 +769,7 @@ def cmd_savevm(args, tmpdir, deadline):
     if args.blob:
         qargs += ["-device", "loader,file=%s,addr=0x%x,force-raw=on"
                   % (os.path.abspath(args.blob), args.blob_addr)]
-    vm = Qemu(qargs, tmpdir, deadline)
-    try:
+    with Qemu(qargs, tmpdir, deadline) as vm:
         vm.start()
         if args.guest == "live":
             vm.cmd("cont")
@@ -788,12 +783,6 @@ def cmd_savevm(args, tmpdir, deadline):
         if out and out.strip():
             raise Failure("savevm %s: %s" % (args.tag, out.strip()))
         vm.quit()
-    except BaseException as e:
-        vm.kill()
-        e.frqemu_vm = vm
-        raise
-    finally:
-        vm.kill()
 
 
 def cmd_version(args):
