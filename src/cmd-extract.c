@@ -1,10 +1,12 @@
 /*
  * fixedram extract: one raw file per RAMBlock, exactly the block's length,
- * sparse where the guest page is zero or absent.
+ * sparse where the guest page is zero or absent; or, with --physical, one
+ * file of guest-physical memory (physmap.h).
  *
+ * Either way each block's bytes go to pieces of a file (struct outputs).
  * A classic stream is read once, its records placed straight into the
- * block files (place.h): they are the only copy of guest RAM ever made.
- * An image is copied range by range, by --threads workers.
+ * files (place.h): they are the only copy of guest RAM ever made.  An
+ * image is copied range by range, by --threads workers.
  */
 #include "config.h"
 
@@ -19,6 +21,7 @@
 #include "lookahead.h"
 #include "pagesrc.h"
 #include "parallel.h"
+#include "physmap.h"
 #include "place.h"
 #include "progress.h"
 #include "sink.h"
@@ -30,20 +33,34 @@ struct extract_args {
     const char *path;
     const char *snapshot;
     const char *dir;
+    const char *physical;
+    uint64_t max_below_4g;
     const char *blocks[MAX_SELECT];
     size_t nblocks;
     bool force, no_sync, bypass_cache, progress;
     int threads;
 };
 
-enum { OPT_NO_SYNC = 0x100, OPT_THREADS, OPT_BYPASS_CACHE };
+enum {
+    OPT_NO_SYNC = 0x100,
+    OPT_THREADS,
+    OPT_BYPASS_CACHE,
+    OPT_PHYSICAL,
+    OPT_BELOW_4G,
+};
 
 static const struct argp_option options[] = {
     { "output-dir", 'o', "DIR", 0,
-      "Write the files into DIR (created with its parents if missing; "
-      "required)", 0 },
+      "Write the files into DIR (created with its parents if missing)", 0 },
     { "block", 'b', "NAME", 0,
       "Extract only this RAMBlock (repeatable; default: all)", 0 },
+    { "physical", OPT_PHYSICAL, "OUTPUT", 0,
+      "Instead, write guest-physical memory to OUTPUT: byte N is the guest's "
+      "RAM at address N, holes where the guest has none (x86 pc and q35, "
+      "arm virt, pseries, s390-ccw-virtio)", 0 },
+    { "max-ram-below-4g", OPT_BELOW_4G, "SIZE", 0,
+      "With --physical, for an x86 guest started with -machine "
+      "max-ram-below-4g=SIZE (suffixes K, M, G)", 0 },
     { "force", 'f', NULL, 0, "Overwrite existing files", 0 },
     { "progress", 'p', NULL, 0, "Show progress on standard error", 0 },
     { "no-sync", OPT_NO_SYNC, NULL, 0,
@@ -60,6 +77,27 @@ static const struct argp_option options[] = {
     FR_SNAPSHOT_OPTION,
     { 0 }
 };
+
+/* A size as QEMU takes it: bytes, or with a suffix K, M or G (powers of
+ * 1024); at most 4 GiB, as for max-ram-below-4g. */
+static uint64_t parse_size(struct argp_state *state, const char *arg)
+{
+    static const char units[] = "KMG";
+    char *end;
+    unsigned long long v = strtoull(arg, &end, 10);
+    const char *unit = *end ? strchr(units, *end) : NULL;
+    unsigned shift = 0;
+
+    if (unit && end[1] == '\0') {
+        shift = 10 * (unsigned)(unit - units + 1);
+    } else if (*end) {
+        v = 0;
+    }
+    if (*arg < '0' || *arg > '9' || v == 0 || v > (4ull << 30) >> shift) {
+        argp_error(state, "invalid size '%s' (1 to 4G)", arg);
+    }
+    return v << shift;
+}
 
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
@@ -96,6 +134,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
     case OPT_BYPASS_CACHE:
         a->bypass_cache = true;
         return 0;
+    case OPT_PHYSICAL:
+        a->physical = arg;
+        return 0;
+    case OPT_BELOW_4G:
+        a->max_below_4g = parse_size(state, arg);
+        return 0;
     case ARGP_KEY_ARG:
         if (a->path) {
             argp_error(state, "too many arguments");
@@ -106,8 +150,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         if (!a->path) {
             argp_error(state, "no input file given");
         }
-        if (!a->dir) {
-            argp_error(state, "--output-dir is required");
+        if (!a->dir == !a->physical) {
+            argp_error(state, "give one of --output-dir and --physical");
+        }
+        if (a->physical && a->nblocks) {
+            argp_error(state, "--block does not go with --physical");
+        }
+        if (a->max_below_4g && !a->physical) {
+            argp_error(state, "--max-ram-below-4g goes with --physical");
         }
         return 0;
     default:
@@ -116,7 +166,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp extract_argp = {
-    options, parse_opt, "--output-dir=DIR FILE",
+    options, parse_opt, "--output-dir=DIR FILE\n--physical=OUTPUT FILE",
     "Write the guest RAM of each RAMBlock of FILE (any layout, '-' for "
     "standard input) to its own raw file in DIR: exactly the block's "
     "length, the final content of every page (resent and XBZRLE pages "
@@ -126,6 +176,14 @@ static const struct argp extract_argp = {
     "by '_', made unique with a numeric suffix; the mapping is printed on "
     "standard output, one line per block: FILE<TAB>BLOCK<TAB>LENGTH."
     "\v"
+    "With --physical, the machine's RAM blocks (pc.ram, mach-virt.ram, ..., "
+    "or libvirt's NUMA blocks ram-node0, ram-node1, ...) are placed where "
+    "QEMU maps them for the machine type and RAM size, which is what "
+    "pmemsave and memory forensics tools see; on x86 the RAM beneath the "
+    "legacy video and ROM windows (640 KiB to 1 MiB) is kept.  Other "
+    "blocks (firmware, video memory, hotplugged memory) are left out.  "
+    "The map is printed on standard output, one line per piece: "
+    "ADDRESS<TAB>LENGTH<TAB>BLOCK<TAB>OFFSET.\n\n"
     "Exit status: 0 success, 1 failure, 64 bad command line.",
     NULL, NULL, NULL
 };
@@ -182,33 +240,27 @@ static int make_dirs(const char *dir)
     }
 }
 
-/* The files being written, one per wanted block (name NULL: not wanted). */
+/* The files being written: one per wanted block, or the --physical one;
+ * PLACE says where each block's bytes go in them. */
 struct outputs {
     const struct extract_args *a;
-    size_t n;
+    size_t nfiles;
     struct fr_sink *sink;
     struct fr_err *err;
-    char (*name)[300];          /* file names, unique */
-    char (*path)[4096];
-    bool *want;
+    char (*name)[300];          /* as listed: unique among blocks */
+    char (*path)[4096];         /* "": no file */
+    uint64_t *length;
+    bool *open;                 /* to commit or abort */
+    size_t *file;               /* per block: its file, or SIZE_MAX */
+    struct physmap place;       /* pieces of blocks, at file offsets */
 };
 
-/* Name every block's file, open those wanted.  Returns 0, or -1 with the
- * error in ERR (a missing --block) or in an output's err. */
-static int outputs_open(struct outputs *o, const struct extract_args *a,
-                        const struct ram_state *rs, const struct stat *input,
-                        struct fr_err *err)
+/* Per-block files: each wanted block whole, at offset 0 of its own. */
+static int open_block_files(struct outputs *o, const struct ram_state *rs,
+                            const struct stat *input, struct fr_err *err)
 {
-    o->a = a;
-    o->n = rs->nblocks;
-    o->sink = calloc(o->n + 1, sizeof(*o->sink));
-    o->err = calloc(o->n + 1, sizeof(*o->err));
-    o->name = calloc(o->n + 1, sizeof(*o->name));
-    o->path = calloc(o->n + 1, sizeof(*o->path));
-    o->want = calloc(o->n + 1, sizeof(*o->want));
-    if (!o->sink || !o->err || !o->name || !o->path || !o->want) {
-        return fr_fail(err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
-    }
+    const struct extract_args *a = o->a;
+
     for (size_t i = 0; i < a->nblocks; i++) {
         if (ram_find_block(rs, a->blocks[i]) < 0) {
             return fr_fail(err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
@@ -219,30 +271,99 @@ static int outputs_open(struct outputs *o, const struct extract_args *a,
         return fr_fail_sys(err, errno, FR_NO_OFFSET,
                            "cannot create directory %s", a->dir);
     }
-    for (size_t i = 0; i < o->n; i++) {
+    for (size_t i = 0; i < rs->nblocks; i++) {
         const struct ram_block *b = &rs->blocks[i];
-        o->want[i] = a->nblocks == 0;
+        bool want = a->nblocks == 0;
         for (size_t j = 0; j < a->nblocks; j++) {
-            o->want[i] |= strcmp(a->blocks[j], b->name) == 0;
+            want |= strcmp(a->blocks[j], b->name) == 0;
         }
         safe_name(b->name, o->name, i, o->name[i], sizeof(o->name[i]));
-        if (!o->want[i]) {
+        if (!want) {
             continue;
         }
         snprintf(o->path[i], sizeof(o->path[i]), "%s/%s", a->dir,
                  o->name[i]);
-        o->sink[i].fd = -1;
+        o->length[i] = b->length;
+        o->file[i] = i;
+        o->place.piece[o->place.n++] =
+            (struct physmap_piece){ i, 0, 0, b->length };
         if (fr_sink_open(&o->sink[i], o->path[i], a->force, &o->err[i]) <
             0) {
-            o->want[i] = false;
             fr_sink_abort(&o->sink[i]);
             return -1;
         }
+        o->open[i] = true;
         fr_sink_inherit_mode(&o->sink[i], input);
         o->sink[i].durable = !a->no_sync;
-        fr_sink_size_hint(&o->sink[i], b->npages * rs->page_size);
+        fr_sink_size_hint(&o->sink[i], b->length);
     }
     return 0;
+}
+
+/* --physical: the machine's RAM blocks, where the guest sees them. */
+static int open_physical(struct outputs *o, const struct sv_config *cfg,
+                         const struct ram_state *rs,
+                         const struct stat *input, struct fr_err *err)
+{
+    const struct extract_args *a = o->a;
+
+    physmap_free(&o->place);
+    if (physmap_build(&o->place, cfg, rs, a->max_below_4g, err) < 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < o->place.n; i++) {
+        o->file[o->place.piece[i].block] = 0;
+    }
+    snprintf(o->name[0], sizeof(o->name[0]), "%s", a->physical);
+    snprintf(o->path[0], sizeof(o->path[0]), "%s", a->physical);
+    o->length[0] = o->place.end;
+    if (fr_sink_open(&o->sink[0], a->physical, a->force, &o->err[0]) < 0) {
+        fr_sink_abort(&o->sink[0]);
+        return -1;
+    }
+    o->open[0] = true;
+    fr_sink_inherit_mode(&o->sink[0], input);
+    o->sink[0].durable = !a->no_sync;
+    fr_sink_size_hint(&o->sink[0], o->place.end);
+    return 0;
+}
+
+/* Name and open the files for the blocks of RS.  Returns 0, or -1 with
+ * the error in ERR (a missing --block, an unknown layout) or in an
+ * output's err. */
+static int outputs_open(struct outputs *o, const struct extract_args *a,
+                        const struct sv_config *cfg,
+                        const struct ram_state *rs, const struct stat *input,
+                        struct fr_err *err)
+{
+    size_t n = rs->nblocks + 1;
+
+    o->a = a;
+    o->nfiles = a->physical ? 1 : rs->nblocks;
+    o->sink = calloc(n, sizeof(*o->sink));
+    o->err = calloc(n, sizeof(*o->err));
+    o->name = calloc(n, sizeof(*o->name));
+    o->path = calloc(n, sizeof(*o->path));
+    o->length = calloc(n, sizeof(*o->length));
+    o->open = calloc(n, sizeof(*o->open));
+    o->file = malloc(n * sizeof(*o->file));
+    o->place.piece = calloc(n, sizeof(*o->place.piece));
+    if (!o->sink || !o->err || !o->name || !o->path || !o->length ||
+        !o->open || !o->file || !o->place.piece) {
+        return fr_fail(err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        o->sink[i].fd = -1;
+        o->file[i] = SIZE_MAX;
+    }
+    return a->physical ? open_physical(o, cfg, rs, input, err)
+                       : open_block_files(o, rs, input, err);
+}
+
+/* BLOCK's file, or NULL when it is not extracted. */
+static struct fr_sink *sink_of(struct outputs *o, size_t block)
+{
+    return o->file[block] == SIZE_MAX ? NULL : &o->sink[o->file[block]];
 }
 
 /* Give every file its length and put them in place, all written and
@@ -250,37 +371,42 @@ static int outputs_open(struct outputs *o, const struct extract_args *a,
 static int outputs_commit(struct outputs *o, const struct ram_state *rs,
                           struct fr_progress *prog)
 {
-    for (size_t i = 0; i < o->n; i++) {
-        if (o->want[i] &&
-            (fr_sink_skip_to(&o->sink[i], rs->blocks[i].length) < 0 ||
-             fr_sink_prepare(&o->sink[i]) < 0)) {
-            o->want[i] = false;
+    for (size_t i = 0; i < o->nfiles; i++) {
+        if (o->open[i] && (fr_sink_skip_to(&o->sink[i], o->length[i]) < 0 ||
+                           fr_sink_prepare(&o->sink[i]) < 0)) {
             return -1;
         }
     }
-    for (size_t i = 0; i < o->n; i++) {
-        if (o->want[i] && fr_sink_commit(&o->sink[i]) < 0) {
-            o->want[i] = false;
+    for (size_t i = 0; i < o->nfiles; i++) {
+        if (o->open[i] && fr_sink_commit(&o->sink[i]) < 0) {
+            o->open[i] = false;
             return -1;
         }
-        o->want[i] = false;     /* done: nothing to abort */
+        o->open[i] = false;     /* done: nothing to abort */
     }
     fr_progress_done(prog);
-    for (size_t i = 0; !fr_quiet && i < o->n; i++) {
-        if (o->path[i][0]) {
-            printf("%s\t%s\t%llu\n", o->name[i], rs->blocks[i].name,
-                   (unsigned long long)rs->blocks[i].length);
+    for (size_t i = 0; !fr_quiet && i < o->place.n; i++) {
+        const struct physmap_piece *p = &o->place.piece[i];
+        const char *block = rs->blocks[p->block].name;
+        if (o->a->physical) {
+            printf("0x%016llx\t%llu\t%s\t0x%llx\n",
+                   (unsigned long long)p->addr, (unsigned long long)p->len,
+                   block, (unsigned long long)p->offset);
+        } else {
+            printf("%s\t%s\t%llu\n", o->name[p->block], block,
+                   (unsigned long long)p->len);
         }
     }
-    for (size_t i = 0; !fr_quiet && i < o->n; i++) {
+    for (size_t i = 0; !fr_quiet && i < rs->nblocks; i++) {
         uint64_t present, zero, absent;
         ram_block_counts(rs, &rs->blocks[i], &present, &zero, &absent);
-        if (o->path[i][0] && absent && absent == rs->blocks[i].npages) {
+        if (o->file[i] != SIZE_MAX && absent &&
+            absent == rs->blocks[i].npages) {
             /* zeros that are not the guest's: say so */
             fprintf(stderr, "fixedram: %s: note: block '%s' has no pages in "
                     "the file (x-ignore-shared: they stay in shared "
-                    "memory); %s holds zeros\n", o->a->path,
-                    rs->blocks[i].name, o->name[i]);
+                    "memory); %s holds zeros for it\n", o->a->path,
+                    rs->blocks[i].name, o->name[o->file[i]]);
         }
     }
     return 0;
@@ -290,7 +416,7 @@ static int outputs_commit(struct outputs *o, const struct ram_state *rs,
  * when no output failed. */
 static int outputs_report(const struct outputs *o)
 {
-    for (size_t i = 0; i < o->n; i++) {
+    for (size_t i = 0; i < o->nfiles; i++) {
         if (o->err && fr_failed(&o->err[i])) {
             return fr_report(&o->err[i], o->path[i]);
         }
@@ -300,8 +426,8 @@ static int outputs_report(const struct outputs *o)
 
 static void outputs_close(struct outputs *o)
 {
-    for (size_t i = 0; o->want && i < o->n; i++) {
-        if (o->want[i]) {
+    for (size_t i = 0; o->open && i < o->nfiles; i++) {
+        if (o->open[i]) {
             fr_sink_abort(&o->sink[i]);
         }
     }
@@ -309,7 +435,10 @@ static void outputs_close(struct outputs *o)
     free(o->err);
     free(o->name);
     free(o->path);
-    free(o->want);
+    free(o->length);
+    free(o->open);
+    free(o->file);
+    physmap_free(&o->place);
 }
 
 /* ---- classic streams: place the records as they come ---------------- */
@@ -319,6 +448,7 @@ struct from_stream {
     struct placer pl;
     struct lookahead *la;
     const struct extract_args *a;
+    const struct sv_config *cfg;
     struct savefile *sf;
     struct fr_progress *prog;
 };
@@ -326,13 +456,26 @@ struct from_stream {
 static int stream_blocks(void *opaque, struct ram_state *rs)
 {
     struct from_stream *x = opaque;
+    const struct physmap *place = &x->out.place;
 
-    if (outputs_open(&x->out, x->a, rs, &x->sf->st, &x->sf->err) < 0 ||
+    if (outputs_open(&x->out, x->a, x->cfg, rs, &x->sf->st, &x->sf->err) <
+            0 ||
         placer_init(&x->pl, rs, &x->sf->err) < 0) {
         return -1;
     }
     for (size_t i = 0; i < rs->nblocks; i++) {
-        x->pl.sink[i] = x->out.want[i] ? &x->out.sink[i] : NULL;
+        x->pl.sink[i] = sink_of(&x->out, i);
+    }
+    /* a block's first piece sets its base, a second one its split
+     * (offsets wrap around: only the sums count) */
+    for (size_t i = 0; i < place->n; i++) {
+        const struct physmap_piece *p = &place->piece[i];
+        if (i > 0 && place->piece[i - 1].block == p->block) {
+            x->pl.split[p->block] = p->offset / rs->page_size;
+            x->pl.split_base[p->block] = p->addr - p->offset;
+        } else {
+            x->pl.base[p->block] = p->addr - p->offset;
+        }
     }
     x->pl.la = x->la;
     if (x->a->threads > 1) {
@@ -351,9 +494,10 @@ static int stream_record(void *opaque, struct ram_state *rs,
 }
 
 static int extract_stream(struct savefile *sf, const struct extract_args *a,
+                          const struct sv_config *cfg,
                           struct fr_progress *prog)
 {
-    struct from_stream x = { .a = a, .sf = sf, .prog = prog };
+    struct from_stream x = { .a = a, .cfg = cfg, .sf = sf, .prog = prog };
     struct sf_summary sum;
     const struct sf_visitor v = {
         .ram = { .opaque = &x, .blocks = stream_blocks,
@@ -384,20 +528,23 @@ static int extract_stream(struct savefile *sf, const struct extract_args *a,
 struct from_image {
     struct pagesrc *ps;
     struct outputs *out;
-    size_t block;
+    const struct physmap_piece *piece;  /* being copied */
     uint8_t **buf;              /* per worker */
     struct fr_progress *prog;   /* shown by worker 0 */
     uint64_t done, total;       /* pages, of the blocks extracted */
 };
 
-/* Copy pages [FIRST, FIRST+COUNT) of the block, leaving zero pages out. */
+/* Copy pages [FIRST, FIRST+COUNT) of the piece, leaving zero pages out. */
 static int copy_range(void *ctx, int worker, uint64_t first, uint64_t count)
 {
     struct from_image *x = ctx;
+    const struct physmap_piece *p = x->piece;
+    uint64_t page0 = p->offset / pagesrc_ram(x->ps)->page_size;
 
-    if (pagesrc_copy_data(x->ps, x->block, first, count, x->buf[worker],
-                          CHUNK_PAGES, &x->out->sink[x->block], 0, NULL,
-                          NULL) < 0) {
+    if (pagesrc_copy_data(x->ps, p->block, page0 + first, count,
+                          x->buf[worker], CHUNK_PAGES,
+                          sink_of(x->out, p->block), p->addr - p->offset,
+                          NULL, NULL) < 0) {
         return -1;
     }
     uint64_t done = __atomic_add_fetch(&x->done, count, __ATOMIC_RELAXED);
@@ -408,6 +555,7 @@ static int copy_range(void *ctx, int worker, uint64_t first, uint64_t count)
 }
 
 static int extract_image(struct savefile *sf, const struct extract_args *a,
+                         const struct sv_config *cfg,
                          struct fr_progress *prog)
 {
     struct pagesrc ps;
@@ -422,7 +570,7 @@ static int extract_image(struct savefile *sf, const struct extract_args *a,
         goto done;
     }
     const struct ram_state *rs = pagesrc_ram(&ps);
-    if (outputs_open(&out, a, rs, &sf->st, &sf->err) < 0) {
+    if (outputs_open(&out, a, cfg, rs, &sf->st, &sf->err) < 0) {
         goto report;
     }
     if (fr_parallel_bufs(bufs, a->threads,
@@ -430,16 +578,16 @@ static int extract_image(struct savefile *sf, const struct extract_args *a,
         fr_fail(&sf->err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
         goto report;
     }
-    for (size_t i = 0; i < rs->nblocks; i++) {
-        x.total += out.want[i] && !rs->blocks[i].mr_no_data
-                       ? rs->blocks[i].npages
-                       : 0;
+    for (size_t i = 0; i < out.place.n; i++) {
+        const struct physmap_piece *p = &out.place.piece[i];
+        x.total += rs->blocks[p->block].mr_no_data ? 0
+                                                   : p->len / rs->page_size;
     }
-    for (x.block = 0; x.block < rs->nblocks; x.block++) {
-        const struct ram_block *b = &rs->blocks[x.block];
-        if (out.want[x.block] && !b->mr_no_data &&
-            fr_parallel(b->npages, CHUNK_PAGES, a->threads, copy_range,
-                        &x) < 0) {
+    for (size_t i = 0; i < out.place.n; i++) {
+        x.piece = &out.place.piece[i];
+        if (!rs->blocks[x.piece->block].mr_no_data &&
+            fr_parallel(x.piece->len / rs->page_size, CHUNK_PAGES,
+                        a->threads, copy_range, &x) < 0) {
             goto report;
         }
     }
@@ -481,9 +629,9 @@ static int run_extract(int argc, char **argv)
         if (a.bypass_cache) {
             fr_src_bypass_cache(&sf.file, a.path);
         }
-        ret = extract_image(&sf, &a, &prog);
+        ret = extract_image(&sf, &a, &cfg, &prog);
     } else {
-        ret = extract_stream(&sf, &a, &prog);
+        ret = extract_stream(&sf, &a, &cfg, &prog);
     }
     savefile_close(&sf);
     return ret;

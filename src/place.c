@@ -31,11 +31,17 @@ int placer_init(struct placer *pl, const struct ram_state *rs,
     pl->nblocks = rs->nblocks;
     pl->sink = calloc(rs->nblocks + 1, sizeof(*pl->sink));
     pl->base = calloc(rs->nblocks + 1, sizeof(*pl->base));
+    pl->split = malloc((rs->nblocks + 1) * sizeof(*pl->split));
+    pl->split_base = calloc(rs->nblocks + 1, sizeof(*pl->split_base));
     pl->bits = calloc(rs->nblocks + 1, sizeof(*pl->bits));
     pl->batch = calloc(PLACER_BUFS, sizeof(*pl->batch));
     pl->page = malloc(MAX_PAGE);
-    if (!pl->sink || !pl->base || !pl->bits || !pl->batch || !pl->page) {
+    if (!pl->sink || !pl->base || !pl->split || !pl->split_base ||
+        !pl->bits || !pl->batch || !pl->page) {
         return no_memory(pl);
+    }
+    for (size_t i = 0; i <= rs->nblocks; i++) {
+        pl->split[i] = UINT64_MAX;
     }
     for (int i = 0; i < PLACER_BUFS; i++) {
         /* aligned for --bypass-cache (O_DIRECT) */
@@ -50,6 +56,15 @@ int placer_init(struct placer *pl, const struct ram_state *rs,
         }
     }
     return 0;
+}
+
+/* Where PAGE of BLOCK goes in its sink. */
+static uint64_t page_offset(const struct placer *pl, size_t block,
+                            uint64_t page)
+{
+    uint64_t base = page < pl->split[block] ? pl->base[block]
+                                            : pl->split_base[block];
+    return base + page * pl->page_size;
 }
 
 /* Write the runs of batch TARGET, whose bytes are P. */
@@ -110,8 +125,7 @@ static int close_run(struct placer *pl)
         return 0;
     }
     b->seg[b->nseg].sink = pl->sink[pl->run_block];
-    b->seg[b->nseg].off = pl->base[pl->run_block] +
-                          pl->run_start * pl->page_size;
+    b->seg[b->nseg].off = page_offset(pl, pl->run_block, pl->run_start);
     b->seg[b->nseg].len = pl->run_count * pl->page_size;
     b->nseg++;
     pl->fill += pl->run_count * pl->page_size;
@@ -143,6 +157,7 @@ static int queue(struct placer *pl, size_t block, uint64_t page,
 
     if (pl->run_count && (block != pl->run_block ||
                           page != pl->run_start + pl->run_count ||
+                          page == pl->split[block] ||
                           pl->fill + (pl->run_count + 1) * ps > pl->cap)) {
         if (close_run(pl) < 0) {
             return -1;
@@ -232,7 +247,7 @@ int placer_record(struct placer *pl, const struct ram_record *rec)
         }
         if (fr_bitmap_test(&pl->bits[rec->block], rec->page)) {
             if (fr_sink_pread(pl->sink[rec->block], pl->page, ps,
-                              pl->base[rec->block] + rec->page * ps) < 0) {
+                              page_offset(pl, rec->block, rec->page)) < 0) {
                 return -1;
             }
         } else {
@@ -262,6 +277,8 @@ void placer_free(struct placer *pl)
     free(pl->bits);
     free(pl->sink);
     free(pl->base);
+    free(pl->split);
+    free(pl->split_base);
     free(pl->page);
     memset(pl, 0, sizeof(*pl));
 }

@@ -1,7 +1,9 @@
 /*
  * Placing classic page records at fixed offsets: the engine behind
  * stream-to-image and extract.  Each record lands at BASE[block] + page *
- * page_size in SINK[block] (blocks without a sink are skipped); runs of
+ * page_size in SINK[block] (blocks without a sink are skipped), or at
+ * SPLIT_BASE[block] + page * page_size from page SPLIT[block] on (a block
+ * split around a hole in the guest-physical address space); runs of
  * contiguous pages go out in one pwrite; the last copy of a page wins
  * (with a lookahead, it is placed where the page is met first);
  * XBZRLE deltas apply to the page as already written (read back); zero
@@ -42,6 +44,8 @@ struct placer {
     size_t nblocks;
     struct fr_sink **sink;      /* per block, or NULL: skip its records */
     uint64_t *base;             /* per block: offset of page 0 */
+    uint64_t *split;            /* per block: pages from this one on */
+    uint64_t *split_base;       /* ... go at split_base + page * size */
     struct fr_bitmap *bits;     /* per block: the page holds data */
     bool keep_stale;            /* a clear bit is enough: write nothing */
     struct placer_batch *batch; /* PLACER_BUFS: being filled, queued */
@@ -55,7 +59,8 @@ struct placer {
     struct fr_wqueue wq;        /* the writer thread, when started */
 };
 
-/* Set up PL for the blocks of RS; the caller then fills SINK and BASE.
+/* Set up PL for the blocks of RS; the caller then fills SINK and BASE,
+ * and SPLIT and SPLIT_BASE for a split block (SPLIT starts as UINT64_MAX).
  * Returns 0, or -1 with ERR set. */
 int placer_init(struct placer *pl, const struct ram_state *rs,
                 struct fr_err *err);

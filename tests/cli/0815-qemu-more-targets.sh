@@ -9,7 +9,8 @@
 # classic stream and as a mapped-ram image; each file converted to the
 # other layout, and converted back, restores to identical guest RAM
 # (pmemsave); diff finds the conversions equal to their input; extract of
-# the RAM block holds the blob at 32 MiB.  A target whose QEMU is missing
+# the RAM block holds the blob at 32 MiB, and extract --physical equals
+# QEMU's pmemsave of guest RAM (at 0 on both).  A target whose QEMU is missing
 # ($FR_QEMU_PPC64, $FR_QEMU_S390X override) is left out; with neither, the
 # test skips.
 . "$TESTS_SRCDIR/lib.sh"
@@ -35,6 +36,11 @@ target() {
         dd if=x/$block of=got.bin bs=1M skip=32 count=4 2>/dev/null
         cmp -s got.bin blob.bin ||
             fail "$2 $mode: the blob is not at 32 MiB of $block"
+        $FIXEDRAM extract -q --physical=phys.raw $mode.sav ||
+            fail "extract --physical of the $2 $mode save failed"
+        cmp phys.raw $mode.src ||
+            fail "$2 $mode: extract --physical differs from pmemsave"
+        rm -f phys.raw
     done
     $FIXEDRAM convert stream-to-image classic.sav classic.img &&
         $FIXEDRAM convert image-to-stream classic.img classic.img.stream &&

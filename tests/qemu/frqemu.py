@@ -477,6 +477,11 @@ def machine_args(args, paused):
         a += ["-object", "memory-backend-file,id=mem,size=%dM,mem-path=%s,"
               "share=on" % (args.mem >> 20, os.path.abspath(args.shared_mem))]
         machine += ",memory-backend=mem"
+    for node in range(args.numa):
+        # libvirt's names for the blocks of NUMA nodes
+        a += ["-object", "memory-backend-ram,id=ram-node%d,size=%dM"
+              % (node, (args.mem // args.numa) >> 20),
+              "-numa", "node,nodeid=%d,memdev=ram-node%d" % (node, node)]
     a = ["-M", machine, "-m", "%dM" % (args.mem >> 20), "-accel", "tcg",
          "-display", "none", "-nodefaults"] + a
     if target_arch() == "aarch64":
@@ -581,8 +586,28 @@ def add_dirty_bitmap(vm):
 
 
 def pmemsave(vm, args, path):
-    vm.cmd("pmemsave", val=RAM_BASE[target_arch()], size=args.mem,
-           filename=os.path.abspath(path))
+    ranges = getattr(args, "dump_ranges", None)
+    if not ranges:
+        vm.cmd("pmemsave", val=RAM_BASE[target_arch()], size=args.mem,
+               filename=os.path.abspath(path))
+        return
+    # the ranges one after the other
+    with open(path, "wb") as out:
+        for i, (addr, size) in enumerate(ranges):
+            part = os.path.abspath("%s.%d" % (path, i))
+            vm.cmd("pmemsave", val=addr, size=size, filename=part)
+            with open(part, "rb") as f:
+                shutil.copyfileobj(f, out)
+            os.unlink(part)
+
+
+def parse_ranges(text):
+    """ADDR:SIZE[,ADDR:SIZE...] -> [(addr, size), ...]"""
+    try:
+        return [(int(a, 0), parse_size(b)) for a, b in
+                (r.split(":") for r in text.split(","))]
+    except ValueError:
+        raise argparse.ArgumentTypeError("bad ranges %r" % text)
 
 
 def write_stats(path, info):
@@ -844,6 +869,9 @@ def build_parser():
                         "--shared-mem)")
         sp.add_argument("--firmware", help="CODE,VARS: UEFI firmware "
                         "pflash images")
+        sp.add_argument("--numa", type=int, default=0,
+                        help="this many NUMA nodes, their RAM in blocks "
+                        "ram-node0, ... (libvirt's names)")
         sp.add_argument("--dirty-bitmap", action="store_true",
                         help="a block node with a dirty bitmap, and "
                         "capability dirty-bitmaps")
@@ -860,6 +888,9 @@ def build_parser():
                    "MiB), live-zeroing (it also zeroes pages again) or "
                    "firmware (running, no kernel)")
     s.add_argument("--dump", help="write guest RAM (all of --mem) here")
+    s.add_argument("--dump-ranges", type=parse_ranges,
+                   help="ADDR:SIZE,...: dump these guest-physical ranges "
+                   "instead, one after the other")
     s.add_argument("--kernel", help="live guest kernel (default: build it; "
                    "env FRQEMU_KERNEL)")
     s.add_argument("--bandwidth", type=parse_size, default=parse_size("32M"),
