@@ -13,6 +13,7 @@
 #include "cmd.h"
 #include "exit.h"
 #include "output.h"
+#include "physmap.h"
 #include "savefile.h"
 
 struct inspect_opts {
@@ -84,7 +85,8 @@ static const struct argp inspect_argp = {
     options, parse_opt, "FILE",
     "Show what a QEMU migration file holds: container, layout, machine, "
     "capabilities, the oldest QEMU that restores it, RAM blocks with their "
-    "present, zero and absent pages, device sections and trailing data.  "
+    "present, zero and absent pages, where the guest sees its RAM, device "
+    "sections and trailing data.  "
     "FILE may be '-' for standard input."
     "\v"
     "Exit status: 0 success, 1 the file could not be read or is invalid, "
@@ -243,6 +245,49 @@ static void json_extents(struct fr_json *j, const struct ram_state *rs,
     fr_json_end_array(j);
 }
 
+/* Where the guest sees its RAM, by QEMU's default rules (physmap.h), or
+ * null where they are not known. */
+static void json_physical(struct fr_json *j, const struct sv_config *cfg,
+                          const struct ram_state *rs)
+{
+    struct physmap pm;
+    struct fr_err err = { 0 };
+
+    if (physmap_build(&pm, cfg, rs, 0, &err) < 0) {
+        fr_json_null(j, "physical_map");
+        return;
+    }
+    fr_json_begin_array(j, "physical_map");
+    for (size_t i = 0; i < pm.n; i++) {
+        fr_json_begin_object(j, NULL);
+        fr_json_u64(j, "address", pm.piece[i].addr);
+        fr_json_u64(j, "length", pm.piece[i].len);
+        fr_json_string(j, "block", rs->blocks[pm.piece[i].block].name);
+        fr_json_u64(j, "offset", pm.piece[i].offset);
+        fr_json_end_object(j);
+    }
+    fr_json_end_array(j);
+    physmap_free(&pm);
+}
+
+static void print_physical(const struct sv_config *cfg,
+                           const struct ram_state *rs)
+{
+    struct physmap pm;
+    struct fr_err err = { 0 };
+
+    if (physmap_build(&pm, cfg, rs, 0, &err) < 0) {
+        return;
+    }
+    for (size_t i = 0; i < pm.n; i++) {
+        const struct physmap_piece *p = &pm.piece[i];
+        printf("%s0x%016" PRIx64 "-0x%016" PRIx64 " %s +0x%" PRIx64 "\n",
+               i ? "                 " : "\nguest-physical:  ", p->addr,
+               p->addr + p->len - 1, rs->blocks[p->block].name, p->offset);
+    }
+    physmap_free(&pm);
+}
+
 static void json_block(struct fr_json *j, const struct ram_state *rs,
                        const struct ram_block *b, bool map)
 {
@@ -382,6 +427,7 @@ static void print_json(const struct savefile *sf, const struct sf_summary *sum,
     }
     fr_json_u64(&j, "page_size", rs->page_size);
     fr_json_u64(&j, "ram_total", rs->total);
+    json_physical(&j, cfg, rs);
     fr_json_begin_array(&j, "ramblocks");
     for (size_t i = 0; i < rs->nblocks; i++) {
         json_block(&j, rs, &rs->blocks[i], map);
@@ -599,6 +645,7 @@ static int print_human(const struct savefile *sf,
                blk->name, fr_human_size(blk->length, a, sizeof(a)), p, z,
                ab);
     }
+    print_physical(cfg, rs);
     if (print_devices(sum) < 0) {
         return -1;
     }

@@ -167,3 +167,24 @@ for m in microvm pc-1.0-x; do
     ! grep -q "^restores in:" mq5.txt || fail "restores in: for machine $m"
 done
 assert_eq "$(min_qemu mq6 --no-config --no-switchover)" None "min_qemu without a configuration"
+
+# Where the guest sees its RAM (QEMU's default rules, as extract
+# --physical): physical_map, and the guest-physical lines; null and no
+# lines where the machine type's layout is unknown
+$MKSTREAM --seed=31 --machine=pc-q35-10.0 --blocks=vga.vram:1M,pc.ram:8M pm1.bin
+$FIXEDRAM inspect --output=json pm1.bin > pm1.json
+assert_eq "$(json_get pm1.json 'd["physical_map"]')" \
+    "[{'address': 0, 'length': 8388608, 'block': 'pc.ram', 'offset': 0}]" \
+    "physical_map of a q35 guest"
+$FIXEDRAM inspect pm1.bin > pm1.txt
+assert_grep "^guest-physical:  0x0000000000000000-0x00000000007fffff pc.ram \+0x0$" pm1.txt
+$MKSTREAM --seed=31 --machine=virt-10.0 --blocks=ram-node1:1M,ram-node0:2M pm2.bin
+$FIXEDRAM inspect --output=json pm2.bin > pm2.json
+assert_eq "$(json_get pm2.json '[(p["address"], p["block"]) for p in d["physical_map"]]')" \
+    "[(1073741824, 'ram-node0'), (1075838976, 'ram-node1')]" \
+    "physical_map of an arm virt guest with NUMA blocks"
+$MKSTREAM --seed=31 --machine=microvm pm3.bin
+$FIXEDRAM inspect --output=json pm3.bin > pm3.json
+assert_eq "$(json_get pm3.json 'd["physical_map"]')" None "physical_map of microvm"
+$FIXEDRAM inspect pm3.bin > pm3.txt
+! grep -q "^guest-physical:" pm3.txt || fail "guest-physical lines for microvm"

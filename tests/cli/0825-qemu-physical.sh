@@ -11,7 +11,8 @@
 #    sparse;
 #  - aarch64 virt, 128 MiB at 1 GiB, when qemu-system-aarch64 is there
 #    ($FR_QEMU_AARCH64 overrides).
-# Compared: the blob, and pmemsave of ranges around each piece's edges.
+# Compared: the blob, and pmemsave of ranges around each piece's edges;
+# for q35, inspect's physical_map too.
 . "$TESTS_SRCDIR/lib.sh"
 use_qemu
 
@@ -74,6 +75,10 @@ printf '%s\n' \
     "0x0000000000000000	2147483648	pc.ram	0x0" \
     "0x0000000100000000	805306368	pc.ram	0x80000000" > q35.want
 diff -u q35.want q35.map || fail "q35: the map"
+$FIXEDRAM inspect --output=json q35.sav > q35.json
+assert_eq "$(json_get q35.json '[(p["address"], p["length"], p["offset"]) for p in d["physical_map"]]')" \
+    "[(0, 2147483648, 0), (4294967296, 805306368, 2147483648)]" \
+    "q35: inspect's physical_map"
 same_at q35.phys q35.dump 0 $((4 * GiB)) $((4 * MiB))
 same_at q35.phys q35.dump $((4 * MiB)) $((2 * GiB - 4 * MiB)) $((4 * MiB))
 cmp -i $((4 * GiB)):0 -n $((4 * MiB)) q35.phys blob.bin ||
