@@ -261,6 +261,10 @@ static int open_block_files(struct outputs *o, const struct ram_state *rs,
 {
     const struct extract_args *a = o->a;
 
+    o->place.piece = calloc(rs->nblocks + 1, sizeof(*o->place.piece));
+    if (!o->place.piece) {
+        return fr_fail(err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+    }
     for (size_t i = 0; i < a->nblocks; i++) {
         if (ram_find_block(rs, a->blocks[i]) < 0) {
             return fr_fail(err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
@@ -307,7 +311,6 @@ static int open_physical(struct outputs *o, const struct sv_config *cfg,
 {
     const struct extract_args *a = o->a;
 
-    physmap_free(&o->place);
     if (physmap_build(&o->place, cfg, rs, a->max_below_4g, err) < 0) {
         return -1;
     }
@@ -347,9 +350,8 @@ static int outputs_open(struct outputs *o, const struct extract_args *a,
     o->length = calloc(n, sizeof(*o->length));
     o->open = calloc(n, sizeof(*o->open));
     o->file = malloc(n * sizeof(*o->file));
-    o->place.piece = calloc(n, sizeof(*o->place.piece));
     if (!o->sink || !o->err || !o->name || !o->path || !o->length ||
-        !o->open || !o->file || !o->place.piece) {
+        !o->open || !o->file) {
         return fr_fail(err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
     }
     for (size_t i = 0; i < n; i++) {

@@ -151,19 +151,25 @@ int physmap_build(struct physmap *map, const struct sv_config *cfg,
                        "--max-ram-below-4g applies to x86 machines only, "
                        "not to '%s'", name);
     }
+    if (max_below_4g % rs->page_size) {
+        /* QEMU takes it, but no guest page can straddle the hole */
+        return fr_fail(err, FR_E_USAGE, FR_NO_OFFSET,
+                       "--max-ram-below-4g must be a multiple of the page "
+                       "size (%u)", rs->page_size);
+    }
     order = calloc(rs->nblocks + 1, sizeof(*order));
     map->piece = calloc(rs->nblocks + 2, sizeof(*map->piece));
     if (!order || !map->piece) {
-        free(order);
-        return fr_fail(err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+        fr_fail(err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+        goto fail;
     }
     n = ram_blocks(rs, m->ram_id, order);
     if (n == 0) {
-        free(order);
-        return fr_fail(err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
-                       "no RAM block '%s', nor libvirt's NUMA blocks "
-                       "ram-node0, ...: cannot tell which blocks are the "
-                       "guest's RAM", m->ram_id);
+        fr_fail(err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
+                "no RAM block '%s', nor libvirt's NUMA blocks ram-node0, "
+                "...: cannot tell which blocks are the guest's RAM",
+                m->ram_id);
+        goto fail;
     }
     for (size_t i = 0; i < n; i++) {
         ram += rs->blocks[order[i]].length;     /* each < 2^50 */
@@ -172,12 +178,12 @@ int physmap_build(struct physmap *map, const struct sv_config *cfg,
         low = x86_below_4g(m->layout, name + strlen(m->prefix), ram,
                            max_below_4g);
         if (4 * GiB + (ram - low) + PCI_HOLE64 > AMD_HT_START) {
-            free(order);
-            return fr_fail(err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
-                           "guest RAM of %llu GiB: QEMU puts what lies "
-                           "above 4 GiB at 4 GiB or at 1 TiB, depending on "
-                           "the CPU model, which the file does not record",
-                           (unsigned long long)(ram / GiB));
+            fr_fail(err, FR_E_UNSUPPORTED, FR_NO_OFFSET,
+                    "guest RAM of %llu GiB: QEMU puts what lies above "
+                    "4 GiB at 4 GiB or at 1 TiB, depending on the CPU "
+                    "model, which the file does not record",
+                    (unsigned long long)(ram / GiB));
+            goto fail;
         }
     }
     /* lay the blocks end to end; on x86 what falls past LOW moves up */
@@ -196,6 +202,10 @@ int physmap_build(struct physmap *map, const struct sv_config *cfg,
     }
     free(order);
     return 0;
+fail:
+    free(order);
+    physmap_free(map);
+    return -1;
 }
 
 void physmap_free(struct physmap *map)

@@ -34,7 +34,8 @@ struct physmap {
 /*
  * Map the RAM of machine CFG->machine with blocks RS.  MAX_BELOW_4G is
  * x86's max-ram-below-4g machine property (0: the default).  Returns 0,
- * or -1 with ERR saying why the map is unknown (FR_E_UNSUPPORTED).
+ * or -1 with ERR saying why the map is unknown (FR_E_UNSUPPORTED) and
+ * MAP empty.  physmap_free releases a map built.
  */
 int physmap_build(struct physmap *map, const struct sv_config *cfg,
                   const struct ram_state *rs, uint64_t max_below_4g,

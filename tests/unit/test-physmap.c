@@ -150,6 +150,9 @@ int main(void)
     set_blocks("mach-virt.ram", 128 * MiB, (const char *)NULL);
     EXPECT_EQ_U64(build("virt-10.0", 1 * GiB), -1);
     EXPECT_TRUE(err.kind == FR_E_USAGE);
+    set_blocks("pc.ram", 128 * MiB, (const char *)NULL);
+    EXPECT_EQ_U64(build("pc-i440fx-10.0", 64 * MiB + 512), -1);
+    EXPECT_TRUE(err.kind == FR_E_USAGE);
     set_blocks("pc.ram", 1000 * GiB, (const char *)NULL);
     EXPECT_EQ_U64(build("pc-q35-10.0", 0), -1);  /* 1 TiB: AMD's hole */
     EXPECT_TRUE(strstr(err.what, "1 TiB") != NULL);
