@@ -9,6 +9,8 @@
 #  - q35, 2816 MiB, QEMU's own split: 2 GiB low, 768 MiB at 4 GiB (the
 #    blob is at 2 GiB of pc.ram), from a mapped-ram image; the file is
 #    sparse;
+#  - a running pc guest (firmware only) migrated through exec: straight
+#    into extract --physical;
 #  - aarch64 virt, 128 MiB at 1 GiB, when qemu-system-aarch64 is there
 #    ($FR_QEMU_AARCH64 overrides).
 # Compared: the blob, and pmemsave of ranges around each piece's edges;
@@ -86,6 +88,18 @@ cmp -i $((4 * GiB)):0 -n $((4 * MiB)) q35.phys blob.bin ||
 [ $(($(stat -c %b q35.phys) * 512)) -lt $((64 * MiB)) ] ||
     fail "q35: the PCI hole (or the guest's zeros) is allocated"
 rm -f q35.*
+
+# ---- a running guest (the firmware) migrated into extract --physical
+# through an exec: URI: memory acquisition without a file in between; the
+# file is the guest's RAM once the migration completed (pmemsave), but
+# for the video and ROM windows (640 KiB..1 MiB)
+"$PYTHON" "$FRQEMU" save --mode=classic --guest=firmware --uri-prefix=exec: \
+    --exec-cmd="$FIXEDRAM extract -q --physical=$SCRATCH/run.phys -" \
+    --dump=run.dump --timeout=60 ||
+    fail "QEMU migration of a running guest into extract --physical failed"
+cmp -n 655360 run.phys run.dump && cmp -i 1048576 run.phys run.dump ||
+    fail "extract --physical through exec: differs from the guest's RAM"
+rm -f run.*
 
 # ---- aarch64 virt: RAM at 1 GiB
 QEMU=${FR_QEMU_AARCH64:-qemu-system-aarch64}
