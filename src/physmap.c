@@ -194,10 +194,10 @@ int physmap_build(struct physmap *map, const struct sv_config *cfg,
                                                            : b->length)
                                   : 0;
         add(map, order[i], 0, m->base + at, below);
-        add(map, order[i], below,
-            at + below >= low ? 4 * GiB + (at + below - low)
-                              : m->base + at + below,
-            b->length - below);
+        if (below < b->length) {        /* x86: the rest is past the hole */
+            add(map, order[i], below, 4 * GiB + (at + below - low),
+                b->length - below);
+        }
         at += b->length;
     }
     free(order);
