@@ -72,6 +72,8 @@ $FIXEDRAM verify one.qcow2 > v.txt || fail "verify"
 assert_grep "clean" v.txt
 $FIXEDRAM verify --checksums=s1.sum one.qcow2 > /dev/null || fail "verify --checksums"
 same_ram ram1 one.qcow2
+$FIXEDRAM extract -q --physical=one.phys -l only one.qcow2
+cmp one.phys ram1/000.ram || fail "extract --physical of the snapshot"
 $FIXEDRAM convert stream-to-image s1 s1.img
 $FIXEDRAM convert stream-to-image -p one.qcow2 one.img 2> p.txt
 check_progress p.txt
