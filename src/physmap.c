@@ -50,7 +50,7 @@ static bool gigabyte_align(const char *version)
     if (sscanf(version, "%u.%u", &major, &minor) != 2) {
         return true;
     }
-    return major > 1 || minor >= 8;
+    return major > 1 || (major == 1 && minor >= 8);
 }
 
 /* RAM below 4 GiB, as QEMU's pc_init1 and pc_q35_init compute it. */
@@ -74,8 +74,10 @@ static uint64_t x86_below_4g(enum layout layout, const char *version,
     return ram >= low ? low : ram;
 }
 
+#define MAX_NODES 4096
+
 /* libvirt's NUMA blocks: "ram-node" N, or "/objects/ram-node" N for old
- * machine types.  Returns N, or -1. */
+ * machine types.  Returns N (below MAX_NODES), or -1. */
 static long numa_node(const char *name)
 {
     const char *p = name;
@@ -88,7 +90,7 @@ static long numa_node(const char *name)
         return -1;
     }
     long n = strtol(p + 8, &end, 10);
-    return *end == '\0' && n < 4096 ? n : -1;
+    return *end == '\0' && n < MAX_NODES ? n : -1;
 }
 
 /* The blocks that make up the machine's RAM, in the order QEMU lays them
@@ -97,18 +99,23 @@ static size_t ram_blocks(const struct ram_state *rs, const char *ram_id,
                          size_t *order)
 {
     long def = ram_find_block(rs, ram_id);
+    uint16_t by_node[MAX_NODES] = { 0 };    /* block index + 1 */
     size_t n = 0;
 
     if (def >= 0) {
         order[0] = (size_t)def;
         return 1;
     }
-    for (long node = 0; node < 4096 && n < rs->nblocks; node++) {
-        for (size_t i = 0; i < rs->nblocks; i++) {
-            if (numa_node(rs->blocks[i].name) == node) {
-                order[n++] = i;
-                break;
-            }
+    for (size_t i = 0; i < rs->nblocks && i < RAM_MAX_BLOCKS; i++) {
+        long node = numa_node(rs->blocks[i].name);
+        if (node >= 0 && !by_node[node]) {
+            by_node[node] = (uint16_t)(i + 1);
+        }
+    }
+    /* a node without memory has no block: the numbers may skip */
+    for (size_t node = 0; node < MAX_NODES; node++) {
+        if (by_node[node]) {
+            order[n++] = by_node[node] - 1u;
         }
     }
     return n;

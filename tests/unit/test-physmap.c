@@ -91,6 +91,7 @@ int main(void)
     x86_split("pc-i440fx-rhel7.6.0", 4 * GiB, 0, 3 * GiB);
     x86_split("pc-1.3", 4 * GiB, 0, 0xe0000000);          /* no align */
     x86_split("pc-i440fx-1.7", 4 * GiB, 0, 0xe0000000);
+    x86_split("pc-0.15", 4 * GiB, 0, 0xe0000000);
     x86_split("pc-i440fx-2.0", 4 * GiB, 0, 3 * GiB);
     x86_split("isapc", 4 * GiB, 0, 3 * GiB);
     /* max-ram-below-4g: lowers the split; raising it works only for a
@@ -125,6 +126,13 @@ int main(void)
     EXPECT_EQ_U64(map.n, 2);
     EXPECT_PIECE(0, 0, 0, 0, 64 * MiB);
     EXPECT_PIECE(1, 1, 0, 64 * MiB, 64 * MiB);
+
+    /* a node named twice counts once, the first block found */
+    set_blocks("ram-node0", 64 * MiB, "/objects/ram-node0", 32 * MiB,
+               "ram-node1", 16 * MiB, (const char *)NULL);
+    EXPECT_EQ_U64(build("pc-q35-10.0", 0), 0);
+    EXPECT_EQ_U64(map.n, 2);
+    EXPECT_PIECE(1, 2, 0, 64 * MiB, 16 * MiB);
 
     /* fixed bases */
     set_blocks("mach-virt.ram", 128 * MiB, (const char *)NULL);
