@@ -4,12 +4,14 @@
  * traditional, 3 GiB gigabyte-aligned from machine 1.8 on; q35: 2.75 GiB,
  * or 2 GiB for big guests; max-ram-below-4g lowering it), libvirt's NUMA
  * blocks laid end to end (a block split across the hole), fixed bases
- * elsewhere, and the refusals.  Real QEMU confirms a few of these in
- * tests/cli/0825-qemu-physical.sh.
+ * elsewhere, and the refusals; and 2000 random guests (machine, block and
+ * node sizes, max-ram-below-4g) keep the map's invariants.  Real QEMU
+ * confirms a few of these in tests/cli/0825-qemu-physical.sh.
  */
 #include "physmap.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -81,8 +83,74 @@ static void x86_split(const char *machine, uint64_t ram, uint64_t max,
     }
 }
 
+/* Random guests: whatever the machine, sizes and node order, the pieces
+ * cover each RAM block once, in order, and lie end to end in address
+ * order: from the base (x86: from 0 up to the hole, then from 4 GiB). */
+static void random_guests(void)
+{
+    static const char *const machines[] = { "pc-i440fx-10.0", "pc-q35-10.0",
+                                            "pc-1.5", "virt-10.0" };
+    uint64_t seed = 12345;
+
+    for (int round = 0; round < 2000; round++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        const char *machine = machines[(seed >> 33) % 4];
+        bool x86 = machine[0] == 'p';
+        unsigned nodes = (unsigned)((seed >> 40) % 5);      /* 0: no NUMA */
+        memset(blocks, 0, sizeof(blocks));
+        rs.nblocks = 0;
+        snprintf(blocks[rs.nblocks++].name, sizeof(blocks[0].name),
+                 "vga.vram");
+        for (unsigned i = 0; i < (nodes ? nodes : 1); i++) {
+            struct ram_block *b = &blocks[rs.nblocks++];
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            if (nodes) {    /* listed in reverse: found by number */
+                snprintf(b->name, sizeof(b->name), "ram-node%u",
+                         nodes - 1 - i);
+            } else {
+                snprintf(b->name, sizeof(b->name), "%s",
+                         x86 ? "pc.ram" : "mach-virt.ram");
+            }
+            b->length = ((seed >> 20) % (16 * GiB / 4096) + 1) * 4096;
+        }
+        for (size_t i = 0; i < rs.nblocks; i++) {
+            blocks[i].length += blocks[i].length ? 0 : 16 * MiB;
+            blocks[i].npages = blocks[i].length / 4096;
+        }
+        uint64_t max = x86 && (seed & 1) ? ((seed >> 8) % (1u << 20) + 1) * 4096
+                                         : 0;
+        if (build(machine, max) < 0) {
+            UNIT_FAIL("round %d: %s: %s", round, machine, err.what);
+            continue;
+        }
+        /* each RAM block whole, in order, once */
+        uint64_t covered[8] = { 0 };
+        uint64_t low_end = 0, high_end = 4 * GiB, base = x86 ? 0 : GiB;
+        for (size_t i = 0; i < map.n; i++) {
+            const struct physmap_piece *p = &map.piece[i];
+            EXPECT_TRUE(p->block > 0 && p->len > 0);
+            EXPECT_EQ_U64(p->offset, covered[p->block]);
+            covered[p->block] += p->len;
+            if (x86 && p->addr >= 4 * GiB) {
+                EXPECT_EQ_U64(p->addr, high_end);
+                high_end += p->len;
+            } else {
+                EXPECT_EQ_U64(p->addr, base + low_end);
+                low_end += p->len;
+                EXPECT_TRUE(!x86 || low_end <= 4 * GiB);
+            }
+        }
+        EXPECT_EQ_U64(map.end, map.piece[map.n - 1].addr +
+                                   map.piece[map.n - 1].len);
+        for (size_t i = 1; i < rs.nblocks; i++) {
+            EXPECT_EQ_U64(covered[i], blocks[i].length);
+        }
+    }
+}
+
 int main(void)
 {
+    random_guests();
     /* pc: all low up to 3.5 GiB; above, 3 GiB low */
     x86_split("pc-i440fx-10.0", 128 * MiB, 0, 128 * MiB);
     x86_split("pc-i440fx-10.0", 0xe0000000 - 4096, 0, 0xe0000000 - 4096);
