@@ -229,12 +229,20 @@ int fr_sink_open_scratch(struct fr_sink *k, struct fr_err *err)
  * was written, every WRITEBACK_BYTES.  It stays WRITEBACK_LAG behind the
  * latest write: a page under writeback cannot take the next write to it
  * until the disk is done, and a run of pages is often followed by more
- * pages of the same folio.  Its errors need no handling: a failed write-out
- * is reported by the fsync at the end.
+ * pages of the same folio.
+ *
+ * The helper also calls fdatasync after each WRITEBACK_FLUSH_BYTES it
+ * handed to the kernel: the device's own cache (a virtual disk's host page
+ * cache, say) then writes out while we go on, instead of all in the final
+ * fsync.  Measured on a virtio disk, copying 1.3 GB: the final fsync took
+ * 0.63 s after writeback alone, 0.02-0.2 s with these flushes.  A failed
+ * fdatasync is kept and fails the output: the kernel reports a write-out
+ * error only once per open file, so the final fsync would not see it.
  */
 
 #define WRITEBACK_BYTES (32u << 20)
 #define WRITEBACK_LAG (16u << 20)
+#define WRITEBACK_FLUSH_BYTES (128u << 20)
 
 struct fr_writeback {
     pthread_t thread;
@@ -242,6 +250,8 @@ struct fr_writeback {
     pthread_cond_t cond;
     int fd;
     uint64_t from, to;          /* range to write back; empty: nothing */
+    uint64_t unflushed;         /* handed to the kernel since fdatasync */
+    int error;                  /* errno of a failed fdatasync, or 0 */
     bool stop;
 };
 
@@ -262,6 +272,13 @@ static void *writeback_main(void *arg)
         pthread_mutex_unlock(&wb->lock);
         sync_file_range(wb->fd, (off_t)from, (off_t)(to - from),
                         SYNC_FILE_RANGE_WRITE);
+        wb->unflushed += to - from;
+        if (wb->unflushed >= WRITEBACK_FLUSH_BYTES) {
+            wb->unflushed = 0;
+            if (fdatasync(wb->fd) < 0 && !wb->error) {
+                wb->error = errno;
+            }
+        }
         pthread_mutex_lock(&wb->lock);
     }
     pthread_mutex_unlock(&wb->lock);
@@ -318,12 +335,14 @@ static void writeback_note(struct fr_sink *k, uint64_t start, size_t n)
     pthread_mutex_unlock(&wb->lock);
 }
 
-static void writeback_stop(struct fr_sink *k)
+/* Stop the helper; returns the errno of its failed fdatasync, or 0. */
+static int writeback_stop(struct fr_sink *k)
 {
     struct fr_writeback *wb = k->wb;
+    int error;
 
     if (!wb) {
-        return;
+        return 0;
     }
     pthread_mutex_lock(&wb->lock);
     wb->stop = true;
@@ -332,8 +351,10 @@ static void writeback_stop(struct fr_sink *k)
     pthread_join(wb->thread, NULL);
     pthread_cond_destroy(&wb->cond);
     pthread_mutex_destroy(&wb->lock);
+    error = wb->error;
     free(wb);
     k->wb = NULL;
+    return error;
 }
 
 /* ---- writing ------------------------------------------------------------ */
@@ -814,8 +835,13 @@ static int finish_writing(struct fr_sink *k)
         return -1;
     }
     behind_stop(k);
-    writeback_stop(k);
+    int error = writeback_stop(k);
     direct_end(k);
+    if (error) {
+        fr_fail_sys(k->err, error, FR_NO_OFFSET, "cannot write the output");
+        fr_sink_abort(k);
+        return -1;
+    }
     return 0;
 }
 
