@@ -264,8 +264,8 @@ static void *writeback_main(void *arg)
         while (wb->from == wb->to && !wb->stop) {
             pthread_cond_wait(&wb->cond, &wb->lock);
         }
-        if (wb->stop) {
-            break;
+        if (wb->from == wb->to) {
+            break;              /* stopped, with every range written back */
         }
         uint64_t from = wb->from, to = wb->to;
         wb->from = wb->to;
@@ -335,8 +335,11 @@ static void writeback_note(struct fr_sink *k, uint64_t start, size_t n)
     pthread_mutex_unlock(&wb->lock);
 }
 
-/* Stop the helper; returns the errno of its failed fdatasync, or 0. */
-static int writeback_stop(struct fr_sink *k)
+/* Stop the helper, once it has handled the ranges handed to it (DISCARD:
+ * drop them, the output is abandoned), so that the flushes do not depend
+ * on how the threads were scheduled; returns the errno of its failed
+ * fdatasync, or 0. */
+static int writeback_stop(struct fr_sink *k, bool discard)
 {
     struct fr_writeback *wb = k->wb;
     int error;
@@ -345,6 +348,9 @@ static int writeback_stop(struct fr_sink *k)
         return 0;
     }
     pthread_mutex_lock(&wb->lock);
+    if (discard) {
+        wb->from = wb->to;
+    }
     wb->stop = true;
     pthread_cond_signal(&wb->cond);
     pthread_mutex_unlock(&wb->lock);
@@ -835,7 +841,7 @@ static int finish_writing(struct fr_sink *k)
         return -1;
     }
     behind_stop(k);
-    int error = writeback_stop(k);
+    int error = writeback_stop(k, false);
     direct_end(k);
     if (error) {
         fr_fail_sys(k->err, error, FR_NO_OFFSET, "cannot write the output");
@@ -925,7 +931,7 @@ int fr_sink_commit(struct fr_sink *k)
 void fr_sink_abort(struct fr_sink *k)
 {
     behind_stop(k);         /* these two before the fd is closed */
-    writeback_stop(k);
+    writeback_stop(k, true);
     direct_end(k);
     if (k->tmp_path) {
         unlink(k->tmp_path);
