@@ -255,6 +255,24 @@ struct outputs {
     struct physmap place;       /* pieces of blocks, at file offsets */
 };
 
+/* Open file F at PATH, to be its LENGTH bytes long.  Returns 0, or -1
+ * with the error in its err. */
+static int open_file(struct outputs *o, size_t f, const char *path,
+                     const struct stat *input)
+{
+    struct fr_sink *k = &o->sink[f];
+
+    if (fr_sink_open(k, path, o->a->force, &o->err[f]) < 0) {
+        fr_sink_abort(k);
+        return -1;
+    }
+    o->open[f] = true;
+    fr_sink_inherit_mode(k, input);
+    k->durable = !o->a->no_sync;
+    fr_sink_size_hint(k, o->length[f]);
+    return 0;
+}
+
 /* Per-block files: each wanted block whole, at offset 0 of its own. */
 static int open_block_files(struct outputs *o, const struct ram_state *rs,
                             const struct stat *input, struct fr_err *err)
@@ -291,15 +309,9 @@ static int open_block_files(struct outputs *o, const struct ram_state *rs,
         o->file[i] = i;
         o->place.piece[o->place.n++] =
             (struct physmap_piece){ i, 0, 0, b->length };
-        if (fr_sink_open(&o->sink[i], o->path[i], a->force, &o->err[i]) <
-            0) {
-            fr_sink_abort(&o->sink[i]);
+        if (open_file(o, i, o->path[i], input) < 0) {
             return -1;
         }
-        o->open[i] = true;
-        fr_sink_inherit_mode(&o->sink[i], input);
-        o->sink[i].durable = !a->no_sync;
-        fr_sink_size_hint(&o->sink[i], b->length);
     }
     return 0;
 }
@@ -320,15 +332,7 @@ static int open_physical(struct outputs *o, const struct sv_config *cfg,
     snprintf(o->name[0], sizeof(o->name[0]), "%s", a->physical);
     snprintf(o->path[0], sizeof(o->path[0]), "%s", a->physical);
     o->length[0] = o->place.end;
-    if (fr_sink_open(&o->sink[0], a->physical, a->force, &o->err[0]) < 0) {
-        fr_sink_abort(&o->sink[0]);
-        return -1;
-    }
-    o->open[0] = true;
-    fr_sink_inherit_mode(&o->sink[0], input);
-    o->sink[0].durable = !a->no_sync;
-    fr_sink_size_hint(&o->sink[0], o->place.end);
-    return 0;
+    return open_file(o, 0, a->physical, input);
 }
 
 /* Name and open the files for the blocks of RS.  Returns 0, or -1 with
