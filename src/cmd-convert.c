@@ -52,6 +52,12 @@ static const struct argp_option options[] = {
       "Do not fsync OUTPUT before renaming it into place, as cp does not "
       "(faster; a system crash soon after can leave it empty or partial)",
       0 },
+    { "sparse-size", 'S', "SIZE", 0,
+      "stream-to-image: leave a hole only for a run of at least SIZE bytes "
+      "of zero pages (default: one page), and write shorter runs between "
+      "pages with data as zeros, as qemu-img convert -S does: fewer "
+      "extents, faster to write and to fsync, more disk space.  Suffixes "
+      "K, M, G", 0 },
     { "threads", OPT_THREADS, "N", 0,
       "Threads (default: the number of CPUs, at most 8): from 2, "
       "stream-to-image writes pages from a thread of its own, and reads a "
@@ -104,6 +110,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
     case OPT_THREADS:
         a->o.threads = fr_parse_threads(state, arg);
         return 0;
+    case 'S':
+        a->o.sparse_size = fr_parse_size(state, arg);
+        return 0;
     case OPT_NO_SYNC:
         a->no_sync = true;
         return 0;
@@ -134,6 +143,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         if (a->o.zstd && strcmp(a->direction, "stream-to-image") == 0) {
             argp_error(state, "--zstd applies to image-to-stream only: a "
                        "mapped-ram image must stay seekable");
+        }
+        if (a->o.sparse_size && strcmp(a->direction, "image-to-stream") == 0) {
+            argp_error(state, "--sparse-size applies to stream-to-image "
+                       "only: a stream has no holes");
         }
         return 0;
     default:

@@ -78,27 +78,6 @@ static const struct argp_option options[] = {
     { 0 }
 };
 
-/* A size as QEMU takes it: bytes, or with a suffix K, M or G (powers of
- * 1024); at most 4 GiB, as for max-ram-below-4g. */
-static uint64_t parse_size(struct argp_state *state, const char *arg)
-{
-    static const char units[] = "KMG";
-    char *end;
-    unsigned long long v = strtoull(arg, &end, 10);
-    const char *unit = *end ? strchr(units, *end) : NULL;
-    unsigned shift = 0;
-
-    if (unit && end[1] == '\0') {
-        shift = 10 * (unsigned)(unit - units + 1);
-    } else if (*end) {
-        v = 0;
-    }
-    if (*arg < '0' || *arg > '9' || v == 0 || v > (4ull << 30) >> shift) {
-        argp_error(state, "invalid size '%s' (1 to 4G)", arg);
-    }
-    return v << shift;
-}
-
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
     struct extract_args *a = state->input;
@@ -138,7 +117,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         a->physical = arg;
         return 0;
     case OPT_BELOW_4G:
-        a->max_below_4g = parse_size(state, arg);
+        a->max_below_4g = fr_parse_size(state, arg);
         return 0;
     case ARGP_KEY_ARG:
         if (a->path) {

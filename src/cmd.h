@@ -48,6 +48,10 @@ int fr_default_threads(void);
 /* --threads=ARG: 1 to 256, else a usage error. */
 int fr_parse_threads(struct argp_state *state, const char *arg);
 
+/* A size as QEMU takes it: bytes, or with a suffix K, M or G (powers of
+ * 1024), 1 to 4G; else an argp error. */
+uint64_t fr_parse_size(struct argp_state *state, const char *arg);
+
 /*
  * Report ERR about input or output NAME once, on stderr, in the house
  * format, and return the exit status for it (FR_EXIT_FAIL, or

@@ -145,6 +145,7 @@ static int s2i_blocks(void *opaque, struct ram_state *rs)
         return -1;
     }
     c->pl.keep_stale = c->o->internal;
+    c->pl.min_hole = (c->o->sparse_size + rs->page_size - 1) / rs->page_size;
     c->pl.la = c->la;
     forget_postcopy_page_sizes(rs);
     if (c->o->threads > 1) {

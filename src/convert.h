@@ -18,6 +18,8 @@ struct convert_opts {
     int zstd_level;
     int threads;                /* zstd worker threads */
     bool no_container;          /* drop the libvirt header */
+    uint64_t sparse_size;       /* stream-to-image: bytes of zero pages
+                                 * that make a hole (0: one page) */
     bool internal;              /* a temporary image only fixedram reads:
                                  * x-ignore-shared allowed, no holes punched
                                  * for pages that became zero */

@@ -108,6 +108,25 @@ int fr_parse_threads(struct argp_state *state, const char *arg)
     return (int)v;
 }
 
+uint64_t fr_parse_size(struct argp_state *state, const char *arg)
+{
+    static const char units[] = "KMG";
+    char *end;
+    unsigned long long v = strtoull(arg, &end, 10);
+    const char *unit = *end ? strchr(units, *end) : NULL;
+    unsigned shift = 0;
+
+    if (unit && end[1] == '\0') {
+        shift = 10 * (unsigned)(unit - units + 1);
+    } else if (*end) {
+        v = 0;
+    }
+    if (*arg < '0' || *arg > '9' || v == 0 || v > (4ull << 30) >> shift) {
+        argp_error(state, "invalid size '%s' (1 to 4G)", arg);
+    }
+    return v << shift;
+}
+
 int fr_report(const struct fr_err *err, const char *name)
 {
     fr_err_print(err, name);

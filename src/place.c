@@ -174,6 +174,29 @@ static int queue(struct placer *pl, size_t block, uint64_t page,
         memset(dst, 0, ps);
     }
     pl->run_count++;
+    pl->tail_block = block;
+    pl->tail_end = page + 1;
+    pl->tail_set = true;
+    return 0;
+}
+
+/* A gap of fewer than MIN_HOLE pages after the page queued last, before
+ * PAGE, goes out as zeros: one write and one extent instead of two.  Not
+ * where a bit is set: the data written there before stays. */
+static int fill_gap(struct placer *pl, size_t block, uint64_t page)
+{
+    uint64_t from = pl->tail_end;
+
+    if (!pl->tail_set || block != pl->tail_block || page <= from ||
+        page - from >= pl->min_hole ||
+        fr_bitmap_any(&pl->bits[block], from, page, true)) {
+        return 0;
+    }
+    for (uint64_t p = from; p < page; p++) {
+        if (queue(pl, block, p, NULL) < 0) {
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -181,7 +204,8 @@ static int queue(struct placer *pl, size_t block, uint64_t page,
 static int store(struct placer *pl, size_t block, uint64_t page,
                  const uint8_t *data)
 {
-    if (queue(pl, block, page, data) < 0) {
+    if ((pl->min_hole > 1 && fill_gap(pl, block, page) < 0) ||
+        queue(pl, block, page, data) < 0) {
         return -1;
     }
     return fr_bitmap_set(&pl->bits[block], page) < 0 ? no_memory(pl) : 0;

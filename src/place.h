@@ -7,9 +7,10 @@
  * contiguous pages go out in one pwrite; the last copy of a page wins
  * (with a lookahead, it is placed where the page is met first);
  * XBZRLE deltas apply to the page as already written (read back); zero
- * pages are not written (holes), and a page that becomes zero after it
- * was written is overwritten with zeros.  One bit per page says what
- * holds data.
+ * pages are not written (holes), but for gaps shorter than MIN_HOLE pages
+ * between data (written as zeros, so that the data goes out in one run),
+ * and a page that becomes zero after it was written is overwritten with
+ * zeros.  One bit per page says what holds data.
  */
 #ifndef FR_PLACE_H
 #define FR_PLACE_H
@@ -48,11 +49,16 @@ struct placer {
     uint64_t *split_base;       /* ... go at split_base + page * size */
     struct fr_bitmap *bits;     /* per block: the page holds data */
     bool keep_stale;            /* a clear bit is enough: write nothing */
+    uint64_t min_hole;          /* pages: a shorter gap between data is
+                                 * written as zeros (0 or 1: none is) */
     struct placer_batch *batch; /* PLACER_BUFS: being filled, queued */
     int cur;                    /* the one being filled */
     size_t fill, cap;           /* its bytes in closed runs; its size */
     size_t run_block;           /* the open run: at buf + fill */
     uint64_t run_start, run_count;
+    size_t tail_block;          /* just past the page queued last */
+    uint64_t tail_end;
+    bool tail_set;
     uint8_t *page;
     struct fr_err *err;         /* for out-of-memory */
     struct lookahead *la;       /* or NULL: set by the caller */

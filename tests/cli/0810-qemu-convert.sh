@@ -80,6 +80,11 @@ layout classic.img.bin stream '[]'
 cmp classic.bin classic.img.bin ||
     fail "classic -> image -> stream is not QEMU's original classic file"
 restore_cmp classic.img.bin classic.bin.src
+# -S writes short zero runs between data as zeros: the same bytes
+$FIXEDRAM convert -q -S 64K stream-to-image classic.bin classic-s.img
+cmp classic.img classic-s.img ||
+    fail "convert -S 64K: not the bytes of the default conversion"
+restore_cmp classic-s.img classic.bin.src
 
 # ---- mapped-ram (with and without multifd) -> stream -> image
 for f in mapped mfd; do
