@@ -7,9 +7,9 @@
  * contiguous pages go out in one pwrite; the last copy of a page wins
  * (with a lookahead, it is placed where the page is met first);
  * XBZRLE deltas apply to the page as already written (read back); zero
- * pages are not written (holes), but for gaps shorter than MIN_HOLE pages
- * between data (written as zeros, so that the data goes out in one run),
- * and a page that becomes zero after it was written is overwritten with
+ * pages are not written (holes), except in a gap of fewer than MIN_HOLE
+ * pages between data, written as zeros so that the data goes out in one
+ * run; a page that becomes zero after it was written is overwritten with
  * zeros.  One bit per page says what holds data.
  */
 #ifndef FR_PLACE_H
