@@ -176,7 +176,6 @@ static int queue(struct placer *pl, size_t block, uint64_t page,
     pl->run_count++;
     pl->tail_block = block;
     pl->tail_end = page + 1;
-    pl->tail_set = true;
     return 0;
 }
 
@@ -187,7 +186,7 @@ static int fill_gap(struct placer *pl, size_t block, uint64_t page)
 {
     uint64_t from = pl->tail_end;
 
-    if (!pl->tail_set || block != pl->tail_block || page <= from ||
+    if (!from || block != pl->tail_block || page <= from ||
         page - from >= pl->min_hole ||
         fr_bitmap_any(&pl->bits[block], from, page, true)) {
         return 0;

@@ -57,8 +57,7 @@ struct placer {
     size_t run_block;           /* the open run: at buf + fill */
     uint64_t run_start, run_count;
     size_t tail_block;          /* just past the page queued last */
-    uint64_t tail_end;
-    bool tail_set;
+    uint64_t tail_end;          /* (0: none queued yet) */
     uint8_t *page;
     struct fr_err *err;         /* for out-of-memory */
     struct lookahead *la;       /* or NULL: set by the caller */
