@@ -63,6 +63,12 @@
 # default).  Read-only commands
 # are compared with "cat IN > /dev/null", checksum with xxh128sum.  The
 # ratio is fixedram's time over the baseline's: below 1 is faster.
+# Where the output is sparse (an image, extracted RAM) while the input
+# is not, cp of the input writes no holes, and a file system pays for
+# each run of data (ext4: one extent, one disk request per run).  Those
+# cases are also compared with cp of fixedram's own output, made before
+# the runs ("cp-output", "cp-output+fsync"): the same bytes, the same
+# holes, written by cp.
 # MB/s is the input's apparent size (holes of an image included, as cp
 # and cat see it) over the median time.
 set -eu
@@ -330,6 +336,11 @@ run_variant() {
         timed "$cache" "$FIXEDRAM" -q "$CASE_CMD" "${o[@]}" \
             "${CASE_ARGS[@]}" ;;
     cp) timed "$cache" cp "${CASE_IN[0]}" "$CASE_OUT" ;;
+    cp-output) timed "$cache" cp -r "$DIR/ref.out" "$CASE_OUT" ;;
+    cp-output+fsync)
+        timed "$cache" sh -c 'cp -r "$1" "$2" &&
+            if [ -d "$2" ]; then sync "$2"/* "$2"; else sync "$2"; fi' sh \
+            "$DIR/ref.out" "$CASE_OUT" ;;
     cp+fsync)
         timed "$cache" sh -c 'cp "$1" "$2" && sync "$2"' sh \
             "${CASE_IN[0]}" "$CASE_OUT" ;;
@@ -408,15 +419,16 @@ in_bytes() {
     IN_BYTES=$n IN_ALLOC=$a
 }
 
-# emit SCENARIO CACHE GUEST GUEST_BYTES VARIANT THREADS: one CSV row, one
-# table row for a measured variant of the current case
+# emit SCENARIO CACHE GUEST GUEST_BYTES VARIANT THREADS [BASELINE]: one
+# CSV row, one table row for a measured variant of the current case,
+# compared with its baseline (baseline_of) or BASELINE
 emit() {
     local scen=$1 cache=$2 guest=$3 gbytes=$4 v=$5 thr=$6 tool base=''
     local bsecs='' ratio='' mbs
     case $v in
     default | no-sync | threads=*)
         tool=fixedram
-        base=$(baseline_of "$v")
+        base=${7:-$(baseline_of "$v")}
         if [ -n "${MED[$base]:-}" ]; then
             bsecs=${MED[$base]}
             ratio=$(awk -v a="${MED[$v]}" -v b="$bsecs" \
@@ -449,7 +461,7 @@ emit() {
             "${MED[$v]}" "$mbs" "$speedup" \
             "$(awk -v k="${RSS[$v]}" 'BEGIN { print k / 1024 }')")"
     else
-        say "$(printf '%-24s %-12s %-13s %-8s %12s %8s %9s %-13s %6s %8.1f' \
+        say "$(printf '%-24s %-12s %-15s %-8s %12s %8s %9s %-15s %6s %8.1f' \
             "$CASE_LABEL" "$CASE_PATH" "$tool" "$variant" "$IN_BYTES" \
             "${MED[$v]}" "$mbs" "${base:--}" "${ratio:+${ratio}x}" \
             "$(awk -v k="${RSS[$v]}" 'BEGIN { print k / 1024 }')")"
@@ -457,7 +469,7 @@ emit() {
 }
 
 table_header() {
-    say "$(printf '%-24s %-12s %-13s %-8s %12s %8s %9s %-13s %6s %8s' \
+    say "$(printf '%-24s %-12s %-15s %-8s %12s %8s %9s %-15s %6s %8s' \
         command path tool variant bytes-in seconds MB/s baseline ratio \
         RSS-MiB)"
 }
@@ -518,6 +530,26 @@ check_output() {
     fi
 }
 
+# sparse_output CASE: whether the case writes a sparse file (an image, or
+# guest RAM with holes), which cp of the input cannot stand for: cp of a
+# dense input writes no holes
+sparse_output() {
+    case $1 in
+    s2i | s2i-pipe | extract-* | compact-image) return 0 ;;
+    *) return 1 ;;
+    esac
+}
+
+# make_ref_output: DIR/ref.out, the current case's output, for cp-output
+# (made with --no-sync; sync then writes it out, untimed)
+make_ref_output() {
+    rm -rf "$CASE_OUT" "$DIR/ref.out"
+    "$FIXEDRAM" -q "$CASE_CMD" --no-sync "${CASE_ARGS[@]}" \
+        < "${CASE_IN[0]}" > /dev/null
+    mv "$CASE_OUT" "$DIR/ref.out"
+    sync
+}
+
 # scenario_table SCENARIO GUEST CACHES: every case, every variant, each
 # cache state
 scenario_table() {
@@ -547,6 +579,12 @@ scenario_table() {
             read) vs=(cat default) ;;
             sum) vs=(xxh128sum default) ;;
             esac
+            local same=no
+            if sparse_output "$name"; then
+                make_ref_output
+                same=yes
+                vs=("${vs[@]:0:2}" cp-output cp-output+fsync "${vs[@]:2}")
+            fi
             bench_case "$scen" "$guest" "$cache" "${vs[@]}"
             [ "$cache" = cold ] || check_output
             [ -z "$CASE_OUT" ] || rm -rf "$CASE_OUT"
@@ -554,6 +592,12 @@ scenario_table() {
             for v in "${vs[@]}"; do
                 emit "$scen" "$cache" "$guest" "$gb" "$v" ''
             done
+            if [ "$same" = yes ]; then
+                emit "$scen" "$cache" "$guest" "$gb" default '' \
+                    cp-output+fsync
+                emit "$scen" "$cache" "$guest" "$gb" no-sync '' cp-output
+                rm -rf "$DIR/ref.out"
+            fi
         done
         [ "$cache" = cold ] ||
             say "outputs with the input's checksums:$CHECKED"
@@ -661,11 +705,11 @@ for r in rows:
         keys.append(k)
 val = {((r["scenario"], r["guest"]), (r["command"], r["path"],
         r["variant"], r["baseline"])): r["ratio"] for r in rows}
-print("%-24s %-12s %-8s %-13s" % ("command", "path", "variant", "vs") +
+print("%-24s %-12s %-8s %-15s" % ("command", "path", "variant", "vs") +
       "".join(" %10s" % (g if s == "realistic" else g + "-" + s)
               for s, g in cols))
 for k in keys:
-    print("%-24s %-12s %-8s %-13s" % k + "".join(
+    print("%-24s %-12s %-8s %-15s" % k + "".join(
         " %10s" % (val[(c, k)] + "x" if val.get((c, k)) else "-")
         for c in cols))
 EOF
