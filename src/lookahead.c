@@ -12,11 +12,16 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A slot's value: where the last copy's data lies, whether the main pass
- * placed it, and its kind (enum ram_kind). */
+#include "zero.h"
+
+/* A slot's value: where the last copy's data lies, its kind (enum
+ * ram_kind), whether the main pass placed it, whether it has data (not a
+ * zero page), and whether a copy between the first and it had data. */
 #define VAL_KIND 3u
 #define VAL_PLACED 4u
-#define VAL_OFFSET_SHIFT 3
+#define VAL_DATA 8u
+#define VAL_DATA_BEFORE 16u
+#define VAL_OFFSET_SHIFT 5
 
 /* key: global page index + 1, 0 for an empty slot */
 struct la_slot {
@@ -88,6 +93,10 @@ static void note(struct lookahead *la, uint64_t key, uint64_t val)
     if (la->nslots) {
         s = find_slot(la->slots, la->nslots, key);
         if (s->key) {
+            /* the copy noted before is no longer the last */
+            if (s->val & (VAL_DATA | VAL_DATA_BEFORE)) {
+                val |= VAL_DATA_BEFORE;
+            }
             s->val = val;
             return;
         }
@@ -149,8 +158,13 @@ static int walk_record(void *opaque, struct ram_state *rs,
                    ? no_memory(la)
                    : 0;
     }
+    /* QEMU sends a zero page as ZERO, never as XBZRLE; a PAGE may still
+     * be all zero where zero-page detection is off */
+    bool data = rec->kind == RAM_XBZRLE ||
+                (rec->kind == RAM_PAGE && !fr_is_zero(rec->data, rec->len));
     note(la, la->base[rec->block] + rec->page + 1,
-         rec->data_offset << VAL_OFFSET_SHIFT | rec->kind);
+         rec->data_offset << VAL_OFFSET_SHIFT | rec->kind |
+             (data ? VAL_DATA : 0));
     return 0;
 }
 
@@ -243,13 +257,14 @@ enum la_verdict lookahead_check(struct lookahead *la,
 
 int lookahead_last(struct lookahead *la, const struct ram_record *rec,
                    uint32_t page_size, uint8_t *buf, bool *zero,
-                   const uint8_t **data)
+                   bool *data_before, const uint8_t **data)
 {
     struct fr_err *err = la->err;
     uint64_t off = la->last->val >> VAL_OFFSET_SHIFT;
     size_t done = 0;
 
     *zero = (la->last->val & VAL_KIND) == RAM_ZERO;
+    *data_before = la->last->val & VAL_DATA_BEFORE;
     *data = NULL;
     if (*zero) {
         return 0;

@@ -59,12 +59,14 @@ enum la_verdict lookahead_check(struct lookahead *la,
 /*
  * The last copy of REC's page after LA_LAST: *ZERO true for a zero page;
  * else its data in BUF (page size bytes), or REC's own data when REC is
- * that copy (*DATA points at it either way).  Returns 0, or -1 with the
- * error in the input's err (the file changed under us).
+ * that copy (*DATA points at it either way).  *DATA_BEFORE: a copy after
+ * the page's first and before its last had data (was not a zero page).
+ * Returns 0, or -1 with the error in the input's err (the file changed
+ * under us).
  */
 int lookahead_last(struct lookahead *la, const struct ram_record *rec,
                    uint32_t page_size, uint8_t *buf, bool *zero,
-                   const uint8_t **data);
+                   bool *data_before, const uint8_t **data);
 
 /* Wait until the walk has ended; true when it succeeded (every verdict
  * from now on uses it). */

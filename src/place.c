@@ -222,27 +222,37 @@ static int make_zero(struct placer *pl, size_t block, uint64_t page)
     return pl->keep_stale ? 0 : queue(pl, block, page, NULL);
 }
 
+/* Does REC, met as it comes, put data at its page?  (An XBZRLE record
+ * always does: QEMU sends a page that became zero as ZERO.) */
+static bool has_data(const struct ram_record *rec, uint32_t page_size)
+{
+    return rec->kind == RAM_XBZRLE ||
+           (rec->kind == RAM_PAGE && !fr_is_zero(rec->data, page_size));
+}
+
 /* Place the page's last copy, which the lookahead found, instead of REC. */
 static int place_last(struct placer *pl, const struct ram_record *rec)
 {
     const uint8_t *data;
-    bool zero;
+    bool zero, data_before;
 
     if (lookahead_last(pl->la, rec, pl->page_size, pl->page, &zero,
-                       &data) < 0) {
+                       &data_before, &data) < 0) {
         return -1;
     }
-    if (zero || fr_is_zero(data, pl->page_size)) {
-        /* Met as data, it sits in a run of data pages: zeros keep the
-         * run in one write, where a hole would cost a write and an extent
-         * of its own (placing each copy leaves the same zeros). */
-        if (rec->kind != RAM_ZERO && !pl->keep_stale) {
-            fr_bitmap_clear(&pl->bits[rec->block], rec->page);
-            return queue(pl, rec->block, rec->page, NULL);
-        }
-        return make_zero(pl, rec->block, rec->page);
+    if (!zero && !fr_is_zero(data, pl->page_size)) {
+        return store(pl, rec->block, rec->page, data);
     }
-    return store(pl, rec->block, rec->page, data);
+    /* The page ends zero.  It gets zeros where placing every copy in turn
+     * would have written data first (REC or a later copy has data; or an
+     * earlier one did, and make_zero sees its bit), a hole elsewhere: the
+     * file's allocation does not depend on when the lookahead was ready.
+     * Zeros also keep a run of data pages in one write. */
+    if ((has_data(rec, pl->page_size) || data_before) && !pl->keep_stale) {
+        fr_bitmap_clear(&pl->bits[rec->block], rec->page);
+        return queue(pl, rec->block, rec->page, NULL);
+    }
+    return make_zero(pl, rec->block, rec->page);
 }
 
 int placer_record(struct placer *pl, const struct ram_record *rec)

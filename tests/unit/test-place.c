@@ -6,14 +6,19 @@
  * an XBZRLE last copy, a full page after an XBZRLE one), in two blocks
  * with the same page numbers, is placed into a scratch image; each page
  * must hold its last content and carry the right bit, whichever way it
- * was placed.  With the lookahead waited for, the counts say that the
- * last copies were placed early; with too few slots, the pages left out
- * are placed as they come.
+ * was placed, and the same pages must be allocated (a page that ends
+ * zero is a hole unless a copy before the last had data), whenever the
+ * lookahead gets ready.  With the lookahead waited for, the counts say
+ * that the last copies were placed early; with too few slots, the pages
+ * left out are placed as they come.
  */
+#include "config.h"
+
 #include "lookahead.h"
 #include "place.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +138,8 @@ static void build(struct bb *b, struct lookahead_counts *want)
     put_zero_data(b, 11);       /* data that turns all zero */
     put_page(b, 13, 2);         /* data to data to zero */
     put_page(b, vga1, 2);       /* page 1 of the other block */
+    put_page(b, 15, 2);         /* zero to data to zero */
+    put_zero_data(b, 20);       /* zero to all-zero data to zero */
     end_section(b);
 
     /* third round, in the END section */
@@ -141,16 +148,20 @@ static void build(struct bb *b, struct lookahead_counts *want)
     put_page(b, 8, 4);
     put_zero(b, 12);            /* data to zero, by ZERO record */
     put_zero(b, 13);
+    put_zero(b, 15);
+    put_zero(b, 20);
     end_section(b);
     bb_u8(b, 0x00);             /* EOF */
 
-    /* resent: 1 2 3 5 7 8 10 11 12 13 vga1; 7 ends XBZRLE: placed as met */
-    want->noted = 11;
-    want->last = 10;
+    /* resent: 1 2 3 5 7 8 10 11 12 13 vga1 15 20; 7 ends XBZRLE: placed
+     * as met */
+    want->noted = 13;
+    want->last = 12;
     /* data not in the record met first: 1 3 5 8 11 vga1 */
     want->read = 6;
-    /* 1: 2, 2: 1, 3: 2, 5: 1, 8: 2, 10: 1, 11: 1, 12: 1, 13: 2, vga1: 1 */
-    want->skipped = 14;
+    /* 1: 2, 2: 1, 3: 2, 5: 1, 8: 2, 10: 1, 11: 1, 12: 1, 13: 2, vga1: 1,
+     * 15: 2, 20: 2 */
+    want->skipped = 18;
 }
 
 struct run {
@@ -190,10 +201,11 @@ static int on_record(void *opaque, struct ram_state *rs,
 }
 
 /* Place the stream in FILE, with a lookahead of MAX_SLOTS slots (0: none)
- * waited for and used from record SWITCH_AT on; check every page; return
- * the lookahead's counts. */
+ * waited for and used from record SWITCH_AT on; check every page; note in
+ * ALLOC which pages the image allocates; return the lookahead's counts. */
 static struct lookahead_counts place(const char *file, uint64_t max_slots,
-                                     uint64_t switch_at, int line)
+                                     uint64_t switch_at, bool alloc[NPAGES],
+                                     int line)
 {
     struct run r = { .switch_at = switch_at };
     struct savefile sf;
@@ -233,6 +245,8 @@ static struct lookahead_counts place(const char *file, uint64_t max_slots,
             UNIT_FAIL("line %d: page %u: bit %d, data %d", line, g,
                       fr_bitmap_test(&r.pl.bits[blk], page), data);
         }
+        off_t at = (off_t)g * PS;
+        alloc[g] = lseek(r.scratch.fd, at, SEEK_DATA) == at;
     }
     if (r.la) {
         c = lookahead_counts(r.la);
@@ -276,9 +290,27 @@ static void test_lookahead(void)
     close(fd);
 
     /* each copy placed as it comes */
-    place(name, 0, 0, __LINE__);
+    bool alloc[NPAGES], alloc_la[NPAGES];
+    place(name, 0, 0, alloc, __LINE__);
+    EXPECT_TRUE(alloc[2]);      /* data to zero: zeros over the data */
+    EXPECT_TRUE(alloc[15]);     /* zero to data to zero: the same */
+    EXPECT_TRUE(!alloc[10]);    /* zero to zero: a hole */
+    EXPECT_TRUE(!alloc[20]);    /* no copy had data: a hole */
 
-    c = place(name, LOOKAHEAD_MAX_SLOTS, 0, __LINE__);
+    /* the same allocation whenever the lookahead gets ready (past the
+     * last record, never) */
+    for (uint64_t at = 0; at < 2 * NPAGES; at++) {
+        place(name, LOOKAHEAD_MAX_SLOTS, at, alloc_la, __LINE__);
+        for (unsigned g = 0; g < NPAGES; g++) {
+            if (alloc_la[g] != alloc[g]) {
+                UNIT_FAIL("lookahead ready at record %" PRIu64 ": page %u "
+                          "allocated %d, without it %d", at, g, alloc_la[g],
+                          alloc[g]);
+            }
+        }
+    }
+
+    c = place(name, LOOKAHEAD_MAX_SLOTS, 0, alloc_la, __LINE__);
     EXPECT_EQ_U64(c.noted, want.noted);
     EXPECT_EQ_U64(c.last, want.last);
     EXPECT_EQ_U64(c.read, want.read);
@@ -287,13 +319,13 @@ static void test_lookahead(void)
     /* ready after the first round, which was placed as it came: the last
      * copies go where the second copies are met (data over data, zeros
      * over data, bits cleared) */
-    c = place(name, LOOKAHEAD_MAX_SLOTS, NPAGES, __LINE__);
-    EXPECT_EQ_U64(c.last, 10);
+    c = place(name, LOOKAHEAD_MAX_SLOTS, NPAGES, alloc_la, __LINE__);
+    EXPECT_EQ_U64(c.last, 12);
     EXPECT_EQ_U64(c.read, 3);   /* 1 3 8 */
-    EXPECT_EQ_U64(c.skipped, 4);        /* 3, then 1 8 13 in END */
+    EXPECT_EQ_U64(c.skipped, 6);        /* 3, then 1 8 13 15 20 in END */
 
     /* four slots hold three pages (1, 2 and 3); the others as they come */
-    c = place(name, 4, 0, __LINE__);
+    c = place(name, 4, 0, alloc_la, __LINE__);
     EXPECT_EQ_U64(c.noted, 3);
     EXPECT_EQ_U64(c.last, 3);
     EXPECT_EQ_U64(c.read, 2);
