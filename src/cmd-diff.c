@@ -16,6 +16,7 @@
 #include "exit.h"
 #include "output.h"
 #include "pagecmp.h"
+#include "physmap.h"
 #include "zero.h"
 
 #define CHUNK_PAGES 256
@@ -26,6 +27,8 @@ struct diff_args {
     const char *snapshot[2];    /* -l: A's then B's, or one for both */
     int nsnapshots;
     enum fr_output output;
+    bool physical;              /* also give guest-physical addresses */
+    uint64_t max_below_4g;
 };
 
 struct side {
@@ -41,7 +44,7 @@ struct side {
     struct digest_result r;
 };
 
-enum { OPT_OUTPUT = 0x100 };
+enum { OPT_OUTPUT = 0x100, OPT_PHYSICAL, OPT_BELOW_4G };
 
 static const struct argp_option options[] = {
     { "output", OPT_OUTPUT, "FORMAT", 0,
@@ -49,6 +52,13 @@ static const struct argp_option options[] = {
     { "quiet", 'q', NULL, 0,
       "Print nothing when the guest RAM is the same (the exit status "
       "tells)", 0 },
+    { "physical", OPT_PHYSICAL, NULL, 0,
+      "Also give where each differing range of the machine's RAM lies in "
+      "the guest-physical address space of A's machine (x86 pc and q35, "
+      "arm virt, pseries, s390-ccw-virtio)", 0 },
+    { "max-ram-below-4g", OPT_BELOW_4G, "SIZE", 0,
+      "With --physical, for an x86 guest started with -machine "
+      "max-ram-below-4g=SIZE (suffixes K, M, G)", 0 },
     FR_SNAPSHOT_OPTION,
     { 0 }
 };
@@ -73,6 +83,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
                        arg);
         }
         return 0;
+    case OPT_PHYSICAL:
+        a->physical = true;
+        return 0;
+    case OPT_BELOW_4G:
+        a->max_below_4g = fr_parse_size(state, arg);
+        return 0;
     case ARGP_KEY_ARG:
         if (a->npaths == 2) {
             argp_error(state, "too many arguments");
@@ -85,6 +101,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         }
         if (strcmp(a->path[0], "-") == 0 && strcmp(a->path[1], "-") == 0) {
             argp_error(state, "only one of the files can be '-'");
+        }
+        if (a->max_below_4g && !a->physical) {
+            argp_error(state, "--max-ram-below-4g goes with --physical");
         }
         return 0;
     default:
@@ -136,6 +155,27 @@ static bool next_range(const struct block_diff *d, uint64_t from,
     }
     *end = fr_bitmap_next(&d->differs, *start, false);
     return true;
+}
+
+/* The next piece of the guest-physical range of bytes [START, END) of
+ * A's block BLOCK after piece *AT of MAP: its address in *ADDR and its
+ * length in *LEN; false when there is none.  Start with *AT = 0. */
+static bool next_guest_piece(const struct physmap *map, long block,
+                             uint64_t start, uint64_t end, size_t *at,
+                             uint64_t *addr, uint64_t *len)
+{
+    for (; map && *at < map->n; ++*at) {
+        const struct physmap_piece *p = &map->piece[*at];
+        uint64_t lo = start > p->offset ? start : p->offset;
+        uint64_t hi = end < p->offset + p->len ? end : p->offset + p->len;
+        if ((long)p->block == block && lo < hi) {
+            *addr = p->addr + (lo - p->offset);
+            *len = hi - lo;
+            ++*at;
+            return true;
+        }
+    }
+    return false;
 }
 
 static bool any_present(const struct ram_block *b, uint64_t p, uint64_t n)
@@ -222,7 +262,8 @@ static int compare_direct(struct side *s, int ds, struct block_diff *d,
 }
 
 static void print_human(const struct diff_args *a, struct block_diff *d,
-                        size_t nd, uint32_t psz, bool dev_same, bool same)
+                        size_t nd, uint32_t psz, const struct physmap *map,
+                        bool dev_same, bool same)
 {
     char s1[32], s2[32];
 
@@ -244,8 +285,18 @@ static void print_human(const struct diff_args *a, struct block_diff *d,
                    "ranges\n", d[i].name, d[i].pages, d[i].nranges);
             uint64_t st, end;
             for (uint64_t p = 0; next_range(&d[i], p, &st, &end); p = end) {
-                printf("  0x%" PRIx64 "-0x%" PRIx64 " (%" PRIu64
-                       " pages)\n", st * psz, end * psz - 1, end - st);
+                uint64_t addr, len;
+                size_t at = 0;
+                printf("  0x%" PRIx64 "-0x%" PRIx64 " (%" PRIu64 " pages)",
+                       st * psz, end * psz - 1, end - st);
+                for (const char *sep = " at guest ";
+                     next_guest_piece(map, d[i].a, st * psz, end * psz, &at,
+                                      &addr, &len);
+                     sep = ", ") {
+                    printf("%s0x%" PRIx64 "-0x%" PRIx64, sep, addr,
+                           addr + len - 1);
+                }
+                putchar('\n');
             }
         }
     }
@@ -255,7 +306,8 @@ static void print_human(const struct diff_args *a, struct block_diff *d,
 }
 
 static void print_json(const struct diff_args *a, struct block_diff *d,
-                       size_t nd, uint32_t psz, bool dev_same, bool same)
+                       size_t nd, uint32_t psz, const struct physmap *map,
+                       bool dev_same, bool same)
 {
     struct fr_json j;
 
@@ -287,6 +339,23 @@ static void print_json(const struct diff_args *a, struct block_diff *d,
             fr_json_begin_object(&j, NULL);
             fr_json_u64(&j, "start", st * psz);
             fr_json_u64(&j, "length", (end - st) * psz);
+            uint64_t addr, len;
+            size_t at = 0;
+            bool listed = false;
+            while (next_guest_piece(map, d[i].a, st * psz, end * psz, &at,
+                                    &addr, &len)) {
+                if (!listed) {
+                    fr_json_begin_array(&j, "guest_physical");
+                    listed = true;
+                }
+                fr_json_begin_object(&j, NULL);
+                fr_json_u64(&j, "address", addr);
+                fr_json_u64(&j, "length", len);
+                fr_json_end_object(&j);
+            }
+            if (listed) {
+                fr_json_end_array(&j);
+            }
             fr_json_end_object(&j);
         }
         fr_json_end_array(&j);
@@ -362,6 +431,8 @@ static int run_diff(int argc, char **argv)
     struct side s[2];
     struct block_diff *d = NULL;
     size_t nd = 0;
+    struct sv_config cfg_a;
+    struct physmap map = { 0 };
     uint8_t *ba = NULL, *bb = NULL;
     int ret = FR_EXIT_DIFF_TROUBLE;
     int bad = -1;
@@ -374,6 +445,10 @@ static int run_diff(int argc, char **argv)
             bad = i;
             goto out;
         }
+    }
+    if (a.physical && savefile_peek_config(&s[0].sf, &cfg_a) < 0) {
+        bad = 0;
+        goto out;
     }
     /* one classic stream file is compared where its records lie */
     for (int i = 0; i < 2 && !s[0].direct; i++) {
@@ -403,6 +478,11 @@ static int run_diff(int argc, char **argv)
     if (ra->page_size != rb->page_size) {
         fprintf(stderr, "fixedram: %s and %s have different page sizes\n",
                 a.path[0], a.path[1]);
+        goto out;
+    }
+    if (a.physical &&
+        physmap_build(&map, &cfg_a, ra, a.max_below_4g, &s[0].sf.err) < 0) {
+        bad = 0;
         goto out;
     }
     d = calloc(ra->nblocks + rb->nblocks + 1, sizeof(*d));
@@ -457,9 +537,11 @@ static int run_diff(int argc, char **argv)
     }
     bool dev_same = strcmp(s[0].r.devices.hex, s[1].r.devices.hex) == 0;
     if (a.output == FR_OUTPUT_JSON) {
-        print_json(&a, d, nd, ra->page_size, dev_same, same);
+        print_json(&a, d, nd, ra->page_size, a.physical ? &map : NULL,
+                   dev_same, same);
     } else if (!fr_quiet || !same) {
-        print_human(&a, d, nd, ra->page_size, dev_same, same);
+        print_human(&a, d, nd, ra->page_size, a.physical ? &map : NULL,
+                    dev_same, same);
     }
     ret = same ? FR_EXIT_OK : FR_EXIT_DIFF_DIFFERENT;
 out:
@@ -470,6 +552,7 @@ out:
         fr_bitmap_free(&d[i].differs);
     }
     free(d);
+    physmap_free(&map);
     free(ba);
     free(bb);
     for (int i = 0; i < 2; i++) {

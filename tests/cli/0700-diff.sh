@@ -1,6 +1,7 @@
 #!/bin/sh
 # diff: 0 same guest RAM whatever the layout, 1 different with exactly the
-# pages that differ, 2 trouble.
+# pages that differ (and, with --physical, where the guest sees them), 2
+# trouble.
 . "$TESTS_SRCDIR/lib.sh"
 
 $MKSTREAM --seed=1 --resend=200 --xbzrle=100 --blocks=pc.ram:4M,rom:64K s.bin
@@ -115,6 +116,65 @@ expect_code 1 $FIXEDRAM diff s.bin u.bin > u.out
 assert_grep "ram block 'rom': only in s.bin" u.out
 assert_grep "ram block 'other': only in u.bin" u.out
 assert_grep "ram block 'pc.ram': length 4 MiB in s.bin, 8 MiB in u.bin" u.out
+
+# --physical: where the differing ranges lie for the guest.  A pc guest of
+# 64 MiB started with max-ram-below-4g=32M has pc.ram's first 32 MiB at 0
+# and the rest at 4 GiB: a range across the split is in two pieces
+$MKSTREAM --seed=11 --resend=300 --zero-percent=30 \
+    --blocks=pc.ram:64M,vga.vram:8M p.bin
+$FIXEDRAM convert stream-to-image p.bin p.img
+$FIXEDRAM inspect --output=json p.img > p.json
+po=$(json_get p.json 'd["ramblocks"][0]["pages_offset"]')
+bm=$(json_get p.json 'd["ramblocks"][0]["bitmap_offset"]')
+vpo=$(json_get p.json 'd["ramblocks"][1]["pages_offset"]')
+vbm=$(json_get p.json 'd["ramblocks"][1]["bitmap_offset"]')
+python3 - p.img "$po" "$bm" "$vpo" "$vbm" <<'PY'
+import sys
+path, po, bm, vpo, vbm = sys.argv[1], *map(int, sys.argv[2:])
+f = open(path, "r+b")
+for pages_off, bitmap_off, page in ((po, bm, 5), (po, bm, 8190),
+                                    (po, bm, 8191), (po, bm, 8192),
+                                    (po, bm, 8193), (vpo, vbm, 1)):
+    f.seek(pages_off + page * 4096 + 100)
+    f.write(b"\xa5" * 10)
+    f.seek(bitmap_off + page // 8)
+    b = f.read(1)[0]
+    f.seek(bitmap_off + page // 8)
+    f.write(bytes([b | 1 << (page % 8)]))
+PY
+expect_code 1 $FIXEDRAM diff --physical --max-ram-below-4g=32M p.bin p.img \
+    > p.out
+cat > p.want <<'EOF2'
+ram block 'pc.ram': 5 pages differ in 2 ranges
+  0x5000-0x5fff (1 pages) at guest 0x5000-0x5fff
+  0x1ffe000-0x2001fff (4 pages) at guest 0x1ffe000-0x1ffffff, 0x100000000-0x100001fff
+ram block 'vga.vram': 1 pages differ in 1 ranges
+  0x1000-0x1fff (1 pages)
+device state is the same
+p.bin and p.img: guest RAM differs
+EOF2
+diff -u p.want p.out || fail "diff --physical"
+expect_code 1 $FIXEDRAM diff --output=json --physical \
+    --max-ram-below-4g=32M p.img p.bin > p.json
+assert_eq "$(json_get p.json '[r.get("guest_physical") for b in d["ramblocks"] for r in b["ranges"]]')" \
+    "[[{'address': 20480, 'length': 4096}], [{'address': 33546240, 'length': 8192}, {'address': 4294967296, 'length': 8192}], None]" \
+    "diff --physical, json"
+# without the option, the same ranges and no addresses
+$FIXEDRAM diff --output=json p.img p.bin > p0.json || true
+assert_eq "$(json_get p0.json '[sorted(r) for b in d["ramblocks"] for r in b["ranges"]]')" \
+    "[['length', 'start'], ['length', 'start'], ['length', 'start']]" \
+    "diff json without --physical"
+# the default split of a pc guest this small: none
+expect_code 1 $FIXEDRAM diff --physical p.bin p.img > p.out
+assert_grep '^  0x1ffe000-0x2001fff \(4 pages\) at guest 0x1ffe000-0x2001fff$' \
+    p.out
+# a machine whose layout is not known: trouble, said
+$MKSTREAM --machine=microvm --blocks=pc.ram:1M micro.bin
+expect_code 2 $FIXEDRAM diff --physical micro.bin micro.bin 2> e.micro
+assert_grep "^fixedram: micro.bin: the guest-physical layout of machine type 'microvm' is not known" \
+    e.micro
+expect_code 64 $FIXEDRAM diff --max-ram-below-4g=32M p.bin p.img 2> e.below
+assert_grep "goes with --physical" e.below
 
 expect_code 2 $FIXEDRAM diff s.bin missing.bin
 expect_code 64 $FIXEDRAM diff s.bin

@@ -14,7 +14,8 @@
 #  - aarch64 virt, 128 MiB at 1 GiB, when qemu-system-aarch64 is there
 #    ($FR_QEMU_AARCH64 overrides).
 # Compared: the blob, and pmemsave of ranges around each piece's edges;
-# for q35, inspect's physical_map too.
+# for q35, inspect's physical_map too; for the NUMA guest, diff --physical
+# against a guest with another blob.
 . "$TESTS_SRCDIR/lib.sh"
 use_qemu
 
@@ -61,6 +62,24 @@ for mode in classic mapped-ram; do
     cmp -i $((128 * MiB)):0 -n $((4 * MiB)) numa.x/ram-node1 blob.bin ||
         fail "numa.$mode: the blob is not at 128 MiB of ram-node1"
 done
+# diff --physical names the guest addresses that differ: a second guest
+# with another blob differs at 4 GiB only, in ram-node1 from 128 MiB
+head -c $((4 * MiB)) /dev/urandom > blob2.bin
+"$PYTHON" "$FRQEMU" save --mode=classic --machine=pc,max-ram-below-4g=384M \
+    --mem=512M --numa=2 --out=numa.other --blob=blob2.bin \
+    --blob-addr=0x100000000 --timeout=60 ||
+    fail "QEMU save of the NUMA pc guest with another blob failed"
+expect_code 0 $FIXEDRAM diff numa.classic numa.mapped-ram > /dev/null
+expect_code 1 $FIXEDRAM diff --physical --max-ram-below-4g=384M \
+    numa.mapped-ram numa.other > numa.diff
+printf '%s\n' \
+    "ram block 'ram-node1': 1024 pages differ in 1 ranges" \
+    "  0x8000000-0x83fffff (1024 pages) at guest 0x100000000-0x1003fffff" \
+    > numa.diff.want
+grep -v '^device state\|guest RAM differs$' numa.diff | diff -u numa.diff.want - ||
+    fail "diff --physical of two real saves"
+rm -f numa.other
+
 # (a plain cmp would read 4 GiB of hole)
 cmp -n $((384 * MiB)) numa.classic.phys numa.mapped-ram.phys &&
     cmp -i $((4 * GiB)) numa.classic.phys numa.mapped-ram.phys ||
