@@ -38,5 +38,9 @@ for f in s x l; do
     off=$(stat -c %b $f.off.img)
     wait=$(stat -c %b $f.wait.img)
     assert_eq "$wait" "$off" "$f: blocks allocated with the lookahead"
+    for b in pc.ram vga.vram; do
+        assert_eq "$(stat -c %b $f.wait.x/$b)" "$(stat -c %b $f.off.x/$b)" \
+            "$f: blocks of the extracted $b with the lookahead"
+    done
 done
 
