@@ -243,11 +243,12 @@ static int place_last(struct placer *pl, const struct ram_record *rec)
     if (!zero && !fr_is_zero(data, pl->page_size)) {
         return store(pl, rec->block, rec->page, data);
     }
-    /* The page ends zero.  It gets zeros where placing every copy in turn
-     * would have written data first (REC or a later copy has data; or an
-     * earlier one did, and make_zero sees its bit), a hole elsewhere: the
-     * file's allocation does not depend on when the lookahead was ready.
-     * Zeros also keep a run of data pages in one write. */
+    /* The page ends zero.  Placing every copy in turn leaves zeros where
+     * a copy before the last had data, a hole elsewhere; so does this, and
+     * the file's allocation does not depend on when the lookahead got
+     * ready: copies placed before then wrote their data or zeros already
+     * (make_zero sees a bit still set), and REC and the copies after it
+     * are known here.  Zeros also keep a run of data pages in one write. */
     if ((has_data(rec, pl->page_size) || data_before) && !pl->keep_stale) {
         fr_bitmap_clear(&pl->bits[rec->block], rec->page);
         return queue(pl, rec->block, rec->page, NULL);
