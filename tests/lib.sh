@@ -112,6 +112,24 @@ assert_eq() {
     [ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"
 }
 
+# data_runs FILE: FILE's runs of data, "START END" per line (SEEK_DATA and
+# SEEK_HOLE: what the file allocates, whatever blocks the file system
+# spends on its own records of them).
+data_runs() {
+    python3 - "$1" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+size, off = os.fstat(fd).st_size, 0
+while off < size:
+    try:
+        start = os.lseek(fd, off, os.SEEK_DATA)
+    except OSError:
+        break
+    off = os.lseek(fd, start, os.SEEK_HOLE)
+    print(start, off)
+PY
+}
+
 # assert_grep PATTERN FILE: FILE must contain PATTERN (extended regex).
 assert_grep() {
     grep -Eq -- "$1" "$2" || {
