@@ -294,8 +294,11 @@ static void test_lookahead(void)
     place(name, 0, 0, alloc, __LINE__);
     EXPECT_TRUE(alloc[2]);      /* data to zero: zeros over the data */
     EXPECT_TRUE(alloc[15]);     /* zero to data to zero: the same */
-    EXPECT_TRUE(!alloc[10]);    /* zero to zero: a hole */
-    EXPECT_TRUE(!alloc[20]);    /* no copy had data: a hole */
+    /* (where the file system reports holes at all) */
+    if (!alloc[0]) {            /* a zero page sent once */
+        EXPECT_TRUE(!alloc[10]);        /* zero to zero: a hole */
+        EXPECT_TRUE(!alloc[20]);        /* no copy had data: a hole */
+    }
 
     /* the same allocation whenever the lookahead gets ready (past the
      * last record, never) */
