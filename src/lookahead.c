@@ -12,8 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "zero.h"
-
 /* A slot's value: where the last copy's data lies, its kind (enum
  * ram_kind), whether the main pass placed it, whether it has data (not a
  * zero page), and whether a copy between the first and it had data. */
@@ -158,13 +156,9 @@ static int walk_record(void *opaque, struct ram_state *rs,
                    ? no_memory(la)
                    : 0;
     }
-    /* QEMU sends a zero page as ZERO, never as XBZRLE; a PAGE may still
-     * be all zero where zero-page detection is off */
-    bool data = rec->kind == RAM_XBZRLE ||
-                (rec->kind == RAM_PAGE && !fr_is_zero(rec->data, rec->len));
     note(la, la->base[rec->block] + rec->page + 1,
          rec->data_offset << VAL_OFFSET_SHIFT | rec->kind |
-             (data ? VAL_DATA : 0));
+             (ram_record_has_data(rec) ? VAL_DATA : 0));
     return 0;
 }
 

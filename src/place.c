@@ -222,14 +222,6 @@ static int make_zero(struct placer *pl, size_t block, uint64_t page)
     return pl->keep_stale ? 0 : queue(pl, block, page, NULL);
 }
 
-/* Does REC, met as it comes, put data at its page?  (An XBZRLE record
- * always does: QEMU sends a page that became zero as ZERO.) */
-static bool has_data(const struct ram_record *rec, uint32_t page_size)
-{
-    return rec->kind == RAM_XBZRLE ||
-           (rec->kind == RAM_PAGE && !fr_is_zero(rec->data, page_size));
-}
-
 /* Place the page's last copy, which the lookahead found, instead of REC. */
 static int place_last(struct placer *pl, const struct ram_record *rec)
 {
@@ -249,7 +241,7 @@ static int place_last(struct placer *pl, const struct ram_record *rec)
      * ready: copies placed before then wrote their data or zeros already
      * (make_zero sees a bit still set), and REC and the copies after it
      * are known here.  Zeros also keep a run of data pages in one write. */
-    if ((has_data(rec, pl->page_size) || data_before) && !pl->keep_stale) {
+    if ((ram_record_has_data(rec) || data_before) && !pl->keep_stale) {
         fr_bitmap_clear(&pl->bits[rec->block], rec->page);
         return queue(pl, rec->block, rec->page, NULL);
     }

@@ -13,6 +13,7 @@
 #include "endian.h"
 #include "sink.h"
 #include "xbzrle.h"
+#include "zero.h"
 
 void ram_init(struct ram_state *rs, uint32_t page_size, bool mapped_ram,
               bool ignore_shared)
@@ -617,4 +618,10 @@ int ram_write_record(struct fr_sink *k, uint64_t offset, unsigned flags,
 int ram_write_eos(struct fr_sink *k)
 {
     return put_be64(k, RAM_FLAG_EOS);
+}
+
+bool ram_record_has_data(const struct ram_record *rec)
+{
+    return rec->kind == RAM_XBZRLE ||
+           (rec->kind == RAM_PAGE && !fr_is_zero(rec->data, rec->len));
 }

@@ -131,6 +131,11 @@ void ram_free(struct ram_state *rs);
  */
 int ram_read_section(struct ram_state *rs, struct fr_src *s);
 
+/* Does REC, placed as it comes, put data at its page?  A PAGE that is not
+ * all zero does; an XBZRLE record always does (QEMU sends a page that
+ * became zero as ZERO). */
+bool ram_record_has_data(const struct ram_record *rec);
+
 /* Page counts of block B: present (data), zero and absent. */
 void ram_block_counts(const struct ram_state *rs, const struct ram_block *b,
                       uint64_t *present, uint64_t *zero, uint64_t *absent);
