@@ -19,20 +19,9 @@ FIXEDRAM_TEST_LOOKAHEAD=wait $FIXEDRAM convert -q -S 8K \
 cmp plain.img s-wait.img || fail "-S 8K with the lookahead: not the same bytes"
 $FIXEDRAM verify s-1.img > /dev/null || fail "-S 64K: verify found problems"
 
-# islands_and_blocks FILE: its runs of data (SEEK_DATA) and 512-byte blocks
+# islands_and_blocks FILE: its runs of data and 512-byte blocks
 islands_and_blocks() {
-    python3 - "$1" << 'PY'
-import os, sys
-fd = os.open(sys.argv[1], os.O_RDONLY)
-size, off, n = os.fstat(fd).st_size, 0, 0
-while off < size:
-    try:
-        off = os.lseek(fd, os.lseek(fd, off, os.SEEK_DATA), os.SEEK_HOLE)
-    except OSError:
-        break
-    n += 1
-print(n, os.fstat(fd).st_blocks)
-PY
+    echo "$(data_runs "$1" | wc -l) $(stat -c %b "$1")"
 }
 set -- $(islands_and_blocks plain.img)
 plain_islands=$1 plain_blocks=$2
