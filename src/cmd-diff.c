@@ -56,9 +56,7 @@ static const struct argp_option options[] = {
       "Also give where each differing range of the machine's RAM lies in "
       "the guest-physical address space of A's machine (x86 pc and q35, "
       "arm virt, pseries, s390-ccw-virtio)", 0 },
-    { "max-ram-below-4g", OPT_BELOW_4G, "SIZE", 0,
-      "With --physical, for an x86 guest started with -machine "
-      "max-ram-below-4g=SIZE (suffixes K, M, G)", 0 },
+    FR_BELOW_4G_OPTION(OPT_BELOW_4G),
     FR_SNAPSHOT_OPTION,
     { 0 }
 };

@@ -58,9 +58,7 @@ static const struct argp_option options[] = {
       "Instead, write guest-physical memory to OUTPUT: byte N is the guest's "
       "RAM at address N, holes where the guest has none (x86 pc and q35, "
       "arm virt, pseries, s390-ccw-virtio)", 0 },
-    { "max-ram-below-4g", OPT_BELOW_4G, "SIZE", 0,
-      "With --physical, for an x86 guest started with -machine "
-      "max-ram-below-4g=SIZE (suffixes K, M, G)", 0 },
+    FR_BELOW_4G_OPTION(OPT_BELOW_4G),
     { "force", 'f', NULL, 0, "Overwrite existing files", 0 },
     { "progress", 'p', NULL, 0, "Show progress on standard error", 0 },
     { "no-sync", OPT_NO_SYNC, NULL, 0,

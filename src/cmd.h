@@ -45,6 +45,12 @@ int fr_default_threads(void);
       "Read the VM state of this internal snapshot of a qcow2 image " \
       "(default: the only snapshot that has one)", 0 }
 
+/* --max-ram-below-4g (extract, diff): KEY is the command's own. */
+#define FR_BELOW_4G_OPTION(key) \
+    { "max-ram-below-4g", (key), "SIZE", 0, \
+      "With --physical, for an x86 guest started with -machine " \
+      "max-ram-below-4g=SIZE (suffixes K, M, G)", 0 }
+
 /* --threads=ARG: 1 to 256, else a usage error. */
 int fr_parse_threads(struct argp_state *state, const char *arg);
 
