@@ -11,20 +11,23 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "cpus.h"
 #include "exit.h"
 #include "output.h"
 #include "physmap.h"
 #include "savefile.h"
+#include "x86cpu.h"
 
 struct inspect_opts {
     enum fr_output output;
     bool map;
+    bool cpus;
     int show;                   /* 0, OPT_XML or OPT_VMDESC */
     const char *path;
     const char *snapshot;
 };
 
-enum { OPT_OUTPUT = 0x100, OPT_XML, OPT_VMDESC };
+enum { OPT_OUTPUT = 0x100, OPT_XML, OPT_VMDESC, OPT_CPUS };
 
 static const struct argp_option options[] = {
     { "output", OPT_OUTPUT, "FORMAT", 0,
@@ -32,6 +35,9 @@ static const struct argp_option options[] = {
     { "map", 'm', NULL, 0,
       "Also list, per RAM block, the extents of present, zero and absent "
       "pages", 0 },
+    { "cpus", OPT_CPUS, NULL, 0,
+      "Also show the registers of each x86 vCPU (general, segment and "
+      "control registers, as QEMU's 'info registers' prints them)", 0 },
     { "xml", OPT_XML, NULL, 0,
       "Print only the domain XML of a libvirt save image, as stored", 0 },
     { "vmdesc", OPT_VMDESC, NULL, 0,
@@ -57,6 +63,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         return 0;
     case 'm':
         o->map = true;
+        return 0;
+    case OPT_CPUS:
+        o->cpus = true;
         return 0;
     case OPT_XML:
     case OPT_VMDESC:
@@ -223,6 +232,195 @@ static int show_stored(struct savefile *sf, struct sf_summary *sum, int what)
     return 0;
 }
 
+/* ---- --cpus -------------------------------------------------------------- */
+
+/*
+ * Read the registers of vCPU section C of CS into CPU.  Returns NULL, or
+ * why they cannot be read (in BUF or a constant).
+ */
+static const char *cpu_registers(const struct cpus *cs,
+                                 const struct cpu_section *c,
+                                 struct x86_cpu *cpu, char *buf, size_t size)
+{
+    const char *missing;
+
+    if (!cs->have_vmdesc) {
+        return "the file has no vmdesc JSON to place them";
+    }
+    if (cs->layout_failed) {
+        snprintf(buf, size, "unreadable vmdesc: %s", cs->layout_err.what);
+        return buf;
+    }
+    if (!c->layout) {
+        return "the vmdesc does not describe this vCPU";
+    }
+    if (x86_cpu_read(c->layout, c->body, c->kept, cpu, &missing) == 0) {
+        return NULL;
+    }
+    if (!vmdesc_field_find(c->layout, missing)) {
+        snprintf(buf, size, "not an x86 vCPU (no field %s)", missing);
+    } else if (c->kept < c->body_len) {
+        snprintf(buf, size, "field %s lies past the first %d bytes",
+                 missing, CPUS_KEEP);
+    } else {
+        snprintf(buf, size, "field %s lies past the end of the section "
+                 "(%" PRIu64 " bytes)", missing, c->body_len);
+    }
+    return buf;
+}
+
+static void json_seg(struct fr_json *j, const char *key,
+                     const struct x86_seg *seg)
+{
+    fr_json_begin_object(j, key);
+    fr_json_u64(j, "selector", seg->selector);
+    fr_json_u64(j, "base", seg->base);
+    fr_json_u64(j, "limit", seg->limit);
+    fr_json_u64(j, "flags", seg->flags);
+    fr_json_end_object(j);
+}
+
+static void json_cpus(struct fr_json *j, const struct cpus *cs)
+{
+    fr_json_begin_array(j, "cpus");
+    for (size_t i = 0; i < cs->n; i++) {
+        const struct cpu_section *c = &cs->cpu[i];
+        struct x86_cpu cpu;
+        char buf[400];
+        const char *why = cpu_registers(cs, c, &cpu, buf, sizeof(buf));
+
+        fr_json_begin_object(j, NULL);
+        fr_json_u64(j, "instance", c->instance_id);
+        fr_json_u64(j, "body_offset", c->body_offset);
+        if (why) {
+            fr_json_null(j, "arch");
+            fr_json_string(j, "error", why);
+            fr_json_end_object(j);
+            continue;
+        }
+        fr_json_string(j, "arch", cpu.wide ? "x86_64" : "i386");
+        fr_json_string(j, "mode", x86_cpu_mode(&cpu));
+        fr_json_u64(j, "cpl", x86_cpu_cpl(&cpu));
+        fr_json_begin_object(j, "registers");
+        for (unsigned r = 0; r < (cpu.wide ? X86_NREGS : 8u); r++) {
+            fr_json_u64(j, x86_reg_names[r], cpu.regs[r]);
+        }
+        fr_json_u64(j, "rip", cpu.rip);
+        fr_json_u64(j, "rflags", cpu.rflags);
+        fr_json_u64(j, "cr0", cpu.cr0);
+        fr_json_u64(j, "cr2", cpu.cr2);
+        fr_json_u64(j, "cr3", cpu.cr3);
+        fr_json_u64(j, "cr4", cpu.cr4);
+        if (cpu.has_efer) {
+            fr_json_u64(j, "efer", cpu.efer);
+        }
+        fr_json_end_object(j);
+        fr_json_begin_object(j, "segments");
+        for (unsigned r = 0; r < X86_NSEGS; r++) {
+            json_seg(j, x86_seg_names[r], &cpu.segs[r]);
+        }
+        if (cpu.has_tables) {
+            json_seg(j, "ldt", &cpu.ldt);
+            json_seg(j, "tr", &cpu.tr);
+            json_seg(j, "gdt", &cpu.gdt);
+            json_seg(j, "idt", &cpu.idt);
+        }
+        fr_json_end_object(j);
+        fr_json_end_object(j);
+    }
+    fr_json_end_array(j);
+    fr_json_u64(j, "cpus_not_listed", cs->unkept);
+}
+
+/* One register in QEMU's "info registers" style: NAME=hex, 16 digits for
+ * a 64-bit vCPU, 8 otherwise. */
+static void print_reg(const struct x86_cpu *cpu, const char *name,
+                      uint64_t v, const char *sep)
+{
+    printf("%s=%0*" PRIx64 "%s", name, cpu->wide ? 16 : 8, v, sep);
+}
+
+static void print_seg(const struct x86_cpu *cpu, const char *name,
+                      const struct x86_seg *seg)
+{
+    printf("  %s=%04" PRIx32 " %0*" PRIx64 " %08" PRIx32 " %08" PRIx32 "\n",
+           name, seg->selector, cpu->wide ? 16 : 8, seg->base, seg->limit,
+           seg->flags);
+}
+
+/* The registers of CPU as QEMU's "info registers" lays them out (without
+ * its decoded flags), 64-bit names for a 64-bit vCPU. */
+static void print_x86(const struct x86_cpu *cpu)
+{
+    static const int order[16] = {
+        X86_RAX, X86_RBX, X86_RCX, X86_RDX, X86_RSI, X86_RDI, X86_RBP,
+        X86_RSP, 8, 9, 10, 11, 12, 13, 14, 15,
+    };
+    static const char *const wide[16] = {
+        "RAX", "RBX", "RCX", "RDX", "RSI", "RDI", "RBP", "RSP",
+        "R8 ", "R9 ", "R10", "R11", "R12", "R13", "R14", "R15",
+    };
+    static const char *const narrow[8] = {
+        "EAX", "EBX", "ECX", "EDX", "ESI", "EDI", "EBP", "ESP",
+    };
+    static const char *const segs[X86_NSEGS] = {
+        "ES ", "CS ", "SS ", "DS ", "FS ", "GS ",
+    };
+    unsigned n = cpu->wide ? 16 : 8;
+
+    for (unsigned i = 0; i < n; i++) {
+        printf("%s", i % 4 ? "" : "  ");
+        print_reg(cpu, cpu->wide ? wide[i] : narrow[i], cpu->regs[order[i]],
+                  i % 4 == 3 ? "\n" : " ");
+    }
+    printf("  ");
+    print_reg(cpu, cpu->wide ? "RIP" : "EIP", cpu->rip, " ");
+    printf("%s=%08" PRIx64 "\n", cpu->wide ? "RFL" : "EFL", cpu->rflags);
+    for (unsigned i = 0; i < X86_NSEGS; i++) {
+        print_seg(cpu, segs[i], &cpu->segs[i]);
+    }
+    if (cpu->has_tables) {
+        print_seg(cpu, "LDT", &cpu->ldt);
+        print_seg(cpu, "TR ", &cpu->tr);
+        printf("  GDT=     %0*" PRIx64 " %08" PRIx32 "\n", cpu->wide ? 16 : 8,
+               cpu->gdt.base, cpu->gdt.limit);
+        printf("  IDT=     %0*" PRIx64 " %08" PRIx32 "\n", cpu->wide ? 16 : 8,
+               cpu->idt.base, cpu->idt.limit);
+    }
+    printf("  CR0=%08" PRIx64 " ", cpu->cr0);
+    print_reg(cpu, "CR2", cpu->cr2, " ");
+    print_reg(cpu, "CR3", cpu->cr3, " ");
+    printf("CR4=%08" PRIx64 "\n", cpu->cr4);
+    if (cpu->has_efer) {
+        printf("  EFER=%016" PRIx64 "\n", cpu->efer);
+    }
+}
+
+static void print_cpus(const struct cpus *cs)
+{
+    printf("\nvCPU sections:   %zu", cs->n);
+    if (cs->unkept) {
+        printf(" (%" PRIu64 " more, not shown)", cs->unkept);
+    }
+    putchar('\n');
+    for (size_t i = 0; i < cs->n; i++) {
+        const struct cpu_section *c = &cs->cpu[i];
+        struct x86_cpu cpu;
+        char buf[400];
+        const char *why = cpu_registers(cs, c, &cpu, buf, sizeof(buf));
+
+        printf("vCPU %" PRIu32 " (body at 0x%" PRIx64 "): ", c->instance_id,
+               c->body_offset);
+        if (why) {
+            printf("registers unknown: %s\n", why);
+            continue;
+        }
+        printf("%s, %s mode, CPL %u\n", cpu.wide ? "x86_64" : "i386",
+               x86_cpu_mode(&cpu), x86_cpu_cpl(&cpu));
+        print_x86(&cpu);
+    }
+}
+
 /* ---- JSON ---------------------------------------------------------------- */
 
 static void json_extents(struct fr_json *j, const struct ram_state *rs,
@@ -360,7 +558,7 @@ static void json_qcow2(struct fr_json *j, const struct savefile *sf)
 }
 
 static void print_json(const struct savefile *sf, const struct sf_summary *sum,
-                       bool map)
+                       bool map, const struct cpus *cs)
 {
     const struct sv_config *cfg = &sum->sv.cfg;
     const struct ram_state *rs = &sum->ram;
@@ -483,6 +681,9 @@ static void print_json(const struct savefile *sf, const struct sf_summary *sum,
     }
     fr_json_u64(&j, "stream_end", sum->end_offset);
     fr_json_u64(&j, "trailing_bytes", sum->trailing);
+    if (cs) {
+        json_cpus(&j, cs);
+    }
     fr_json_end_object(&j);
     fr_json_finish(&j);
 }
@@ -581,7 +782,8 @@ static void print_qcow2(const struct savefile *sf)
 }
 
 static int print_human(const struct savefile *sf,
-                       const struct sf_summary *sum, bool map)
+                       const struct sf_summary *sum, bool map,
+                       const struct cpus *cs)
 {
     const struct sv_config *cfg = &sum->sv.cfg;
     const struct ram_state *rs = &sum->ram;
@@ -667,6 +869,9 @@ static int print_human(const struct savefile *sf,
         printf("trailing data:   %" PRIu64 " bytes after the stream\n",
                sum->trailing);
     }
+    if (cs) {
+        print_cpus(cs);
+    }
     if (map) {
         for (size_t i = 0; i < rs->nblocks; i++) {
             print_map(rs, &rs->blocks[i]);
@@ -680,6 +885,8 @@ static int run_inspect(int argc, char **argv)
     struct inspect_opts o = { .output = FR_OUTPUT_HUMAN };
     struct savefile sf;
     struct sf_summary sum = { 0 };
+    struct cpus cpus = { 0 };
+    struct sf_visitor v;
     int ret = FR_EXIT_OK;
 
     argp_parse(&inspect_argp, argc, argv, 0, NULL, &o);
@@ -689,14 +896,20 @@ static int run_inspect(int argc, char **argv)
         if (show_stored(&sf, &sum, o.show) < 0) {
             ret = fr_report(&sf.err, o.path);
         }
-    } else if (savefile_walk(&sf, &sum, NULL) < 0) {
-        ret = fr_report(&sf.err, o.path);
-    } else if (o.output == FR_OUTPUT_JSON) {
-        print_json(&sf, &sum, o.map);
-    } else if (print_human(&sf, &sum, o.map) < 0) {
-        fr_fail(&sf.err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
-        ret = fr_report(&sf.err, o.path);
+    } else {
+        if (o.cpus) {
+            cpus_visitor(&cpus, &sf, &sum, &v);
+        }
+        if (savefile_walk(&sf, &sum, o.cpus ? &v : NULL) < 0) {
+            ret = fr_report(&sf.err, o.path);
+        } else if (o.output == FR_OUTPUT_JSON) {
+            print_json(&sf, &sum, o.map, o.cpus ? &cpus : NULL);
+        } else if (print_human(&sf, &sum, o.map, o.cpus ? &cpus : NULL) < 0) {
+            fr_fail(&sf.err, FR_E_NOMEM, FR_NO_OFFSET, "out of memory");
+            ret = fr_report(&sf.err, o.path);
+        }
     }
+    cpus_free(&cpus);
     savefile_summary_free(&sum);
     savefile_close(&sf);
     return ret;

@@ -45,6 +45,7 @@
 #include <string.h>
 
 #include "ckd.h"
+#include "grow.h"
 
 #define JNONE SIZE_MAX
 
@@ -1084,4 +1085,234 @@ void vmdesc_free(struct vmdesc *vd)
     }
     free(vd->devs);
     memset(vd, 0, sizeof(*vd));
+}
+
+/* ---- field layouts ------------------------------------------------------ */
+
+
+/* Whether entry N is followed by an entry of the same name: one field
+ * split into several entries, whose places depend on the data. */
+static int split_field(const struct jdoc *d, const struct jnode *n,
+                       const struct vfield *f, bool *split,
+                       struct fr_err *err)
+{
+    const struct jnode *next = jnode_at(d, n->next);
+    struct vfield g;
+
+    *split = f->has_index;
+    if (!next || *split) {
+        return 0;
+    }
+    if (vfield_read(d, next, &g, err)) {
+        return -1;
+    }
+    *split = vfield_same_name(d, f, &g);
+    return 0;
+}
+
+/* Append a field named PREFIX "." NAME (or just NAME without PREFIX). */
+static int layout_add(const struct jdoc *d, struct vmdesc_layout *l,
+                      const struct vmdesc_field *prefix,
+                      const struct jnode *name, struct vmdesc_field v,
+                      struct fr_err *err)
+{
+    size_t plen = prefix ? strlen(prefix->name) + 1 : 0;
+    struct vmdesc_field *nf;
+
+    /* at most one field per JSON node: bounded by the input */
+    nf = fr_room_for_one(l->fields, l->nfields, sizeof(*nf));
+    if (!nf) {
+        return fr_fail(err, FR_E_NOMEM, FR_NO_OFFSET,
+                       "vmdesc: out of memory");
+    }
+    l->fields = nf;
+    v.name = malloc(plen + name->val_len + 1);
+    if (!v.name) {
+        return fr_fail(err, FR_E_NOMEM, FR_NO_OFFSET,
+                       "vmdesc: out of memory");
+    }
+    if (prefix) {
+        memcpy(v.name, prefix->name, plen - 1);
+        v.name[plen - 1] = '.';
+    }
+    memcpy(v.name + plen, d->pool + name->val, name->val_len);
+    v.name[plen + name->val_len] = '\0';
+    l->fields[l->nfields++] = v;
+    return 0;
+}
+
+/*
+ * The members of struct field F (its "struct" description SDESC), as
+ * places in the body: in an array of structs, a member is one value per
+ * element, so members that are arrays themselves are left out there.
+ */
+static int layout_members(const struct jdoc *d, const struct jnode *sdesc,
+                          const struct vmdesc_field *f,
+                          struct vmdesc_layout *l, struct fr_err *err)
+{
+    const struct jnode *fields = jget(d, sdesc, "fields");
+    uint64_t off = 0;
+
+    if (!fields || fields->type != JT_ARR) {
+        return 0;
+    }
+    for (const struct jnode *n = jnode_at(d, fields->child); n;
+         n = jnode_at(d, n->next)) {
+        struct vfield g;
+        struct vmdesc_field v;
+        uint64_t count, bytes;
+        bool split;
+
+        if (vfield_read(d, n, &g, err) || split_field(d, n, &g, &split, err)) {
+            return -1;
+        }
+        count = g.has_len ? g.len : 1;
+        if (split || !g.has_size || ckd_mul_u64(&bytes, count, g.size) ||
+            bytes > f->size - off) {
+            break;
+        }
+        if (g.name && !g.is_null && (f->count == 1 || count == 1)) {
+            v.offset = f->offset + off;
+            v.size = g.size;
+            v.count = f->count == 1 ? count : f->count;
+            v.stride = f->count == 1 ? g.size : f->size;
+            if (layout_add(d, l, f, g.name, v, err)) {
+                return -1;
+            }
+        }
+        off += bytes;
+    }
+    return 0;
+}
+
+/* The leading fields of device DEV into L. */
+static int layout_dev(const struct jdoc *d, const struct jnode *dev,
+                      struct vmdesc_layout *l, struct fr_err *err)
+{
+    const struct jnode *fields = jget(d, dev, "fields");
+    uint64_t off = 0;
+
+    if (!fields || fields->type != JT_ARR) {
+        return 0;
+    }
+    for (const struct jnode *n = jnode_at(d, fields->child); n;
+         n = jnode_at(d, n->next)) {
+        struct vfield f;
+        struct vmdesc_field v;
+        const struct jnode *sdesc;
+        uint64_t bytes, end;
+        bool split;
+
+        if (vfield_read(d, n, &f, err) || split_field(d, n, &f, &split, err)) {
+            return -1;
+        }
+        v.count = f.has_len ? f.len : 1;
+        if (split || !f.has_size ||
+            ckd_mul_u64(&bytes, v.count, f.size) ||
+            ckd_add_u64(&end, off, bytes)) {
+            break;
+        }
+        if (f.name && !f.is_null) {
+            v.offset = off;
+            v.size = v.stride = f.size;
+            if (layout_add(d, l, NULL, f.name, v, err)) {
+                return -1;
+            }
+            /* a copy: adding members may move the table */
+            v = l->fields[l->nfields - 1];
+            sdesc = jget(d, n, "struct");
+            if (jstr_eq(d, jget(d, n, "type"), "struct") && sdesc &&
+                sdesc->type == JT_OBJ &&
+                layout_members(d, sdesc, &v, l, err)) {
+                return -1;
+            }
+        }
+        off = end;
+    }
+    return 0;
+}
+
+int vmdesc_layouts(const uint8_t *buf, size_t len, uint64_t base_off,
+                   const char *name, struct vmdesc_layout **out, size_t *n,
+                   struct fr_err *err)
+{
+    struct jdoc d = { .in = buf, .len = len, .base = base_off,
+                      .build = true };
+    struct vmdesc_layout *l = NULL;
+    const struct jnode *devs;
+    size_t count = 0, done = 0;
+    int ret = -1;
+
+    *out = NULL;
+    *n = 0;
+    if (json_parse(&d, err)) {
+        goto out;
+    }
+    devs = jget(&d, &d.nodes[0], "devices");
+    if (d.nodes[0].type != JT_OBJ || !devs || devs->type != JT_ARR) {
+        fr_fail(err, FR_E_CORRUPT, base_off, "vmdesc: no 'devices' array");
+        goto out;
+    }
+    for (const struct jnode *dev = jnode_at(&d, devs->child); dev;
+         dev = jnode_at(&d, dev->next)) {
+        count += dev->type == JT_OBJ && jstr_eq(&d, jget(&d, dev, "name"),
+                                                name);
+    }
+    l = count ? calloc(count, sizeof(*l)) : NULL;
+    if (count && !l) {
+        fr_fail(err, FR_E_NOMEM, FR_NO_OFFSET, "vmdesc: out of memory");
+        goto out;
+    }
+    for (const struct jnode *dev = jnode_at(&d, devs->child); dev;
+         dev = jnode_at(&d, dev->next)) {
+        const struct jnode *inst;
+        uint64_t v;
+
+        if (dev->type != JT_OBJ ||
+            !jstr_eq(&d, jget(&d, dev, "name"), name)) {
+            continue;
+        }
+        done++;
+        inst = jget(&d, dev, "instance_id");
+        if (!inst) {
+            fr_fail(err, FR_E_CORRUPT, base_off + dev->off,
+                    "vmdesc: device has no 'instance_id'");
+            goto out;
+        }
+        if (jnum_u64(&d, inst, "instance_id", UINT32_MAX, &v, err) ||
+            layout_dev(&d, dev, &l[done - 1], err)) {
+            goto out;
+        }
+        l[done - 1].instance_id = (uint32_t)v;
+    }
+    *out = l;
+    *n = count;
+    l = NULL;
+    ret = 0;
+out:
+    vmdesc_layouts_free(l, done);
+    jdoc_free(&d);
+    return ret;
+}
+
+void vmdesc_layouts_free(struct vmdesc_layout *l, size_t n)
+{
+    for (size_t i = 0; l && i < n; i++) {
+        for (size_t j = 0; j < l[i].nfields; j++) {
+            free(l[i].fields[j].name);
+        }
+        free(l[i].fields);
+    }
+    free(l);
+}
+
+const struct vmdesc_field *vmdesc_field_find(const struct vmdesc_layout *l,
+                                             const char *name)
+{
+    for (size_t i = 0; i < l->nfields; i++) {
+        if (strcmp(l->fields[i].name, name) == 0) {
+            return &l->fields[i];
+        }
+    }
+    return NULL;
 }

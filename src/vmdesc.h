@@ -60,4 +60,44 @@ int vmdesc_parse(const uint8_t *buf, size_t len, uint64_t base_off,
 /* Free what vmdesc_parse stored in VD and empty it.  VD may be empty. */
 void vmdesc_free(struct vmdesc *vd);
 
+/*
+ * Where a value sits in a device's section body: one of the device's own
+ * fields, or a member of a struct field, named "FIELD.MEMBER" (for
+ * example "env.segs.base").  Element I of COUNT is SIZE bytes at
+ * OFFSET + I * STRIDE, big-endian as vmstate writes integers.
+ */
+struct vmdesc_field {
+    char *name;            /* malloc'd */
+    uint64_t offset;
+    uint64_t stride;
+    uint64_t count;
+    uint64_t size;
+};
+
+/* The fields of one device whose places the description fixes. */
+struct vmdesc_layout {
+    uint32_t instance_id;
+    struct vmdesc_field *fields;
+    size_t nfields;
+};
+
+/*
+ * For every device named NAME in the vmdesc BUF[0..LEN) (already checked
+ * by vmdesc_parse), list its leading fields and their places: the fields
+ * in order up to the first one whose place depends on the data (a field
+ * without a size, or one split into several entries), and the members of
+ * struct fields up to the first member without a size.  Subsections are
+ * not listed.  Error offsets are BASE_OFF plus the position in BUF.
+ * @return 0 with *OUT (free with vmdesc_layouts_free) and *N set, or -1
+ * with ERR filled (FR_E_CORRUPT or FR_E_NOMEM).
+ */
+int vmdesc_layouts(const uint8_t *buf, size_t len, uint64_t base_off,
+                   const char *name, struct vmdesc_layout **out, size_t *n,
+                   struct fr_err *err);
+void vmdesc_layouts_free(struct vmdesc_layout *l, size_t n);
+
+/* Field NAME of L, or NULL. */
+const struct vmdesc_field *vmdesc_field_find(const struct vmdesc_layout *l,
+                                             const char *name);
+
 #endif

@@ -188,3 +188,18 @@ $FIXEDRAM inspect --output=json pm3.bin > pm3.json
 assert_eq "$(json_get pm3.json 'd["physical_map"]')" None "physical_map of microvm"
 $FIXEDRAM inspect pm3.bin > pm3.txt
 ! grep -q "^guest-physical:" pm3.txt || fail "guest-physical lines for microvm"
+
+# --cpus: no "cpus" key without it; the generator's "cpu" section is not
+# described as an x86 vCPU; without a vmdesc nothing places the registers
+assert_eq "$(json_get pm3.json '"cpus" in d')" False "cpus without --cpus"
+$FIXEDRAM inspect --cpus --output=json pm3.bin > cpus.json
+assert_eq "$(json_get cpus.json '[(c["instance"], c["arch"], c["error"]) for c in d["cpus"]]')" \
+    "[(0, None, 'not an x86 vCPU (no field env.regs)')]" "cpus of a synthetic vCPU"
+$MKSTREAM --seed=31 --no-vmdesc nodesc.bin
+$FIXEDRAM inspect --cpus nodesc.bin > cpus.txt
+assert_grep '^vCPU sections:   1$' cpus.txt
+assert_grep '^vCPU 0 \(body at 0x[0-9a-f]+\): registers unknown: the file has no vmdesc JSON to place them$' cpus.txt
+$MKSTREAM --seed=31 --devices=0 nodev.bin
+$FIXEDRAM inspect --cpus --output=json nodev.bin > cpus.json
+assert_eq "$(json_get cpus.json '(d["cpus"], d["cpus_not_listed"])')" \
+    "([], 0)" "cpus of a file without vCPU sections"

@@ -60,6 +60,9 @@ qemu_restore_cmp mapped-ram-multifd.src "the multifd image as a stream" \
     --in=multifd.stream
 $FIXEDRAM diff -q mapped-ram-multifd.sav multifd.stream ||
     fail "diff: the multifd image and its stream differ"
+# inspect --cpus knows x86 registers only, and says so for an arm vCPU
+$FIXEDRAM inspect --cpus classic.sav > cpus.out || fail "inspect --cpus"
+assert_grep '^vCPU 0 \(body at 0x[0-9a-f]+\): registers unknown: not an x86 vCPU \(no field env\.eip\)$' cpus.out
 
 # ---- live streams: resent pages, XBZRLE
 for mode in classic xbzrle; do

@@ -9,7 +9,9 @@ Stdlib only.  Subcommands:
           [--dump=RAM.bin] [--uri-prefix=file:|exec:] [--exec-cmd=CMD]
           [--offset=N] [--shared-mem=PATH [--ignore-shared]]
           [--zero-page-detection=none|legacy|multifd] [--dirty-bitmap]
+          [--regs=REGS.txt]
   restore --mode=MODE|auto --in=FILE --dump=RAM.bin [--stats=S.json]
+          [--regs=REGS.txt]
           [--uri-prefix=file:|exec:] [--exec-cmd=CMD] [--offset=N]
           [--shared-mem=PATH [--ignore-shared]] [--dirty-bitmap]
   savevm  --disk=D.qcow2 --tag=TAG [--blob=F --blob-addr=A] [--dump=RAM.bin]
@@ -21,7 +23,9 @@ mapped-ram-multifd-dio (multifd + direct-io; without direct-io, with a note
 on stderr, when the target filesystem refuses O_DIRECT).  restore --mode=auto
 (default) picks mapped-ram from the file's configuration section.
 
-Paused guest (-S): --dump is taken right before the save.  Live guest: the
+Paused guest (-S): --dump is taken right before the save.  --regs writes
+HMP's "info registers -a" (every vCPU) when --dump is taken, or for
+restore after the load.  Live guest: the
 multiboot kernel of build-guest.sh (or --kernel / $FRQEMU_KERNEL) rewrites
 guest RAM 16..24 MiB forever; after --run-time the save runs with
 max-bandwidth --bandwidth and downtime-limit 1 ms, so it cannot converge,
@@ -486,6 +490,8 @@ def machine_args(args, paused):
          "-display", "none", "-nodefaults"] + a
     if target_arch() == "aarch64":
         a += ["-cpu", "max"]
+    if getattr(args, "smp", 1) > 1:
+        a += ["-smp", str(args.smp)]
     if getattr(args, "dirty_bitmap", False):
         a += ["-blockdev", "driver=null-co,node-name=n0,size=67108864"]
     if getattr(args, "firmware", None):
@@ -601,6 +607,14 @@ def pmemsave(vm, args, path):
             os.unlink(part)
 
 
+def write_regs(vm, path):
+    if path:
+        out = vm.cmd("human-monitor-command",
+                     **{"command-line": "info registers -a"})
+        with open(path, "w") as f:
+            f.write(out)
+
+
 def parse_ranges(text):
     """ADDR:SIZE[,ADDR:SIZE...] -> [(addr, size), ...]"""
     try:
@@ -710,8 +724,10 @@ def save_once(args, qargs, dio, tmpdir, deadline):
             if c1 is None or c1 == c2:
                 raise Failure("the live guest does not seem to run (pass "
                               "counter %s -> %s)" % (c1, c2))
-        elif args.guest == "paused" and args.dump:
-            pmemsave(vm, args, args.dump)
+        elif args.guest == "paused":
+            if args.dump:
+                pmemsave(vm, args, args.dump)
+            write_regs(vm, args.regs)
 
         lifted = []
 
@@ -732,9 +748,11 @@ def save_once(args, qargs, dio, tmpdir, deadline):
         info = wait_migration(vm, deadline, converge_when_ready)
         if args.uri_prefix == "exec:":
             wait_exec_rc(rcfile, deadline)
-        if args.guest != "paused" and args.dump:
+        if args.guest != "paused":
             # completed => source is stopped (postmigrate): RAM is final
-            pmemsave(vm, args, args.dump)
+            if args.dump:
+                pmemsave(vm, args, args.dump)
+            write_regs(vm, args.regs)
         if args.dirty_bitmap:
             info["fr-dirty-bitmaps"] = dirty_bitmaps(vm)
         vm.quit()
@@ -779,6 +797,7 @@ def cmd_restore(args, tmpdir, deadline):
             raise Failure("the restored VM is running (status %s)"
                           % st.get("status"))
         pmemsave(vm, args, args.dump)
+        write_regs(vm, args.regs)
         if args.dirty_bitmap:
             info["fr-dirty-bitmaps"] = dirty_bitmaps(vm)
         write_stats(args.stats, info)
@@ -875,6 +894,10 @@ def build_parser():
         sp.add_argument("--dirty-bitmap", action="store_true",
                         help="a block node with a dirty bitmap, and "
                         "capability dirty-bitmaps")
+        sp.add_argument("--smp", type=int, default=1,
+                        help="vCPUs (default 1)")
+        sp.add_argument("--regs", help="write HMP 'info registers -a' "
+                        "here (with --dump's timing)")
 
     s = sub.add_parser("save", help="save a VM to a migration file")
     s.add_argument("--mode", choices=MODES, required=True)

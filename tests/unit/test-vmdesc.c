@@ -1,7 +1,8 @@
 /*
  * Unit tests for vmdesc: the strict JSON checker (valid and invalid
  * texts, escapes, surrogates, depth, bounds), every truncation of a
- * realistic vmdesc, byte mutations, and body-size computation.
+ * realistic vmdesc, byte mutations, body-size computation, and the field
+ * layouts (vmdesc_layouts) with the x86 registers read through them.
  *
  * Every input is copied into a buffer of exactly its length so that ASan
  * catches any read past the end.
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "unit.h"
+#include "x86cpu.h"
 
 static uint8_t *dup_exact(const void *s, size_t len)
 {
@@ -695,6 +697,103 @@ static void test_mutations(void)
     EXPECT_TRUE(ok > 0 && failed > 0);
 }
 
+
+/* The places of the fields QEMU 10 describes for an x86_64 "cpu" (cut
+ * down), and the registers read from a body through them. */
+static void test_layouts(void)
+{
+    static const char json[] =
+        "{\"devices\":["
+        "{\"name\":\"timer\",\"instance_id\":0,\"fields\":["
+        "{\"name\":\"t\",\"type\":\"int64\",\"size\":8}]},"
+        "{\"name\":\"cpu\",\"instance_id\":1,\"fields\":["
+        "{\"name\":\"env.regs\",\"array_len\":16,\"type\":\"uint64\","
+        "\"size\":8},"
+        "{\"name\":\"env.eip\",\"type\":\"uint64\",\"size\":8},"
+        "{\"name\":\"env.eflags\",\"type\":\"uint64\",\"size\":8},"
+        "{\"name\":\"env.hflags\",\"type\":\"uint32\",\"size\":4},"
+        "{\"name\":\"env.segs\",\"array_len\":6,\"type\":\"struct\","
+        "\"struct\":{\"vmsd_name\":\"segment\",\"fields\":["
+        "{\"name\":\"selector\",\"type\":\"uint32\",\"size\":4},"
+        "{\"name\":\"base\",\"type\":\"uint64\",\"size\":8},"
+        "{\"name\":\"limit\",\"type\":\"uint32\",\"size\":4},"
+        "{\"name\":\"flags\",\"type\":\"uint32\",\"size\":4}]},"
+        "\"size\":20},"
+        "{\"name\":\"env.cr[0]\",\"type\":\"uint64\",\"size\":8},"
+        "{\"name\":\"env.cr[2]\",\"type\":\"uint64\",\"size\":8},"
+        "{\"name\":\"env.cr[3]\",\"type\":\"uint64\",\"size\":8},"
+        "{\"name\":\"env.cr[4]\",\"type\":\"uint64\",\"size\":8},"
+        "{\"name\":\"env.efer\",\"type\":\"uint64\",\"size\":8},"
+        "{\"name\":\"v\",\"type\":\"uint8\"},"
+        "{\"name\":\"after\",\"type\":\"uint8\",\"size\":1}]},"
+        "{\"name\":\"cpu\",\"instance_id\":2,\"fields\":["
+        "{\"name\":\"a\",\"index\":0,\"type\":\"uint8\",\"size\":1},"
+        "{\"name\":\"a\",\"type\":\"uint8\",\"size\":1}]}]}";
+    uint8_t *b = dup_exact(json, sizeof(json) - 1);
+    struct vmdesc_layout *l;
+    const struct vmdesc_field *f;
+    struct fr_err e = { 0 };
+    struct x86_cpu cpu;
+    const char *missing = NULL;
+    uint8_t body[308] = { 0 };
+    size_t n;
+
+    EXPECT_TRUE(vmdesc_layouts(b, sizeof(json) - 1, 0, "cpu", &l, &n,
+                               &e) == 0);
+    EXPECT_EQ_U64(n, 2);
+    EXPECT_EQ_U64(l[0].instance_id, 1);
+    /* 10 fields and 4 members; nothing from "v" (no size) on */
+    EXPECT_EQ_U64(l[0].nfields, 14);
+    f = vmdesc_field_find(&l[0], "env.segs.base");
+    EXPECT_TRUE(f != NULL);
+    EXPECT_EQ_U64(f->offset, 128 + 8 + 8 + 4 + 4);
+    EXPECT_EQ_U64(f->stride, 20);
+    EXPECT_EQ_U64(f->count, 6);
+    EXPECT_EQ_U64(f->size, 8);
+    f = vmdesc_field_find(&l[0], "env.efer");
+    EXPECT_TRUE(f != NULL);
+    EXPECT_EQ_U64(f->offset, 148 + 120 + 32);
+    EXPECT_TRUE(vmdesc_field_find(&l[0], "after") == NULL);
+    /* a field split into entries per element: no place known */
+    EXPECT_EQ_U64(l[1].instance_id, 2);
+    EXPECT_EQ_U64(l[1].nfields, 0);
+
+    /* RAX = 0x0102..08 (big-endian), RIP, CS, CR3, EFER.LMA, CS.L */
+    for (int i = 0; i < 8; i++) {
+        body[i] = (uint8_t)(i + 1);
+    }
+    body[128 + 7] = 0x10;                      /* rip */
+    body[148 + 20 + 3] = 0x08;                 /* cs.selector */
+    body[148 + 20 + 16 + 1] = 0x20;            /* cs.flags: L */
+    body[268 + 7] = 0x01;                      /* cr0: PE */
+    body[284 + 6] = 0x30;                      /* cr3 = 0x3000 */
+    body[300 + 6] = 0x05;                      /* efer: LMA, LME */
+    EXPECT_TRUE(x86_cpu_read(&l[0], body, 308, &cpu, &missing) == 0);
+    EXPECT_TRUE(cpu.wide && cpu.has_efer && !cpu.has_tables);
+    EXPECT_EQ_U64(cpu.regs[X86_RAX], 0x0102030405060708ull);
+    EXPECT_EQ_U64(cpu.rip, 0x10);
+    EXPECT_EQ_U64(cpu.segs[X86_CS].selector, 8);
+    EXPECT_EQ_U64(cpu.cr3, 0x3000);
+    EXPECT_EQ_U64(cpu.efer, 0x500);
+    EXPECT_EQ_STR(x86_cpu_mode(&cpu), "64-bit");
+    /* a body that ends before EFER: optional, still read */
+    EXPECT_TRUE(x86_cpu_read(&l[0], body, 300, &cpu, &missing) == 0);
+    EXPECT_TRUE(!cpu.has_efer);
+    EXPECT_EQ_STR(x86_cpu_mode(&cpu), "protected-16");
+    /* one that ends inside CR4: refused, naming it */
+    EXPECT_TRUE(x86_cpu_read(&l[0], body, 296, &cpu, &missing) < 0);
+    EXPECT_EQ_STR(missing, "env.cr[4]");
+    /* not an x86 vCPU */
+    EXPECT_TRUE(x86_cpu_read(&l[1], body, 300, &cpu, &missing) < 0);
+    EXPECT_EQ_STR(missing, "env.regs");
+    vmdesc_layouts_free(l, n);
+
+    EXPECT_TRUE(vmdesc_layouts(b, sizeof(json) - 1, 0, "none", &l, &n,
+                               &e) == 0);
+    EXPECT_TRUE(l == NULL && n == 0);
+    free(b);
+}
+
 int main(void)
 {
     test_json_valid();
@@ -708,5 +807,6 @@ int main(void)
     test_parse_realistic();
     test_truncations();
     test_mutations();
+    test_layouts();
     return unit_done();
 }

@@ -1,0 +1,155 @@
+/*
+ * x86cpu: x86 vCPU registers from a "cpu" section body.  vmstate writes
+ * each integer big-endian in the size the vmdesc gives (target_ulong is 4
+ * bytes in qemu-system-i386, 8 in qemu-system-x86_64).
+ */
+#include "x86cpu.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *const x86_reg_names[X86_NREGS] = {
+    "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+    "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+};
+
+const char *const x86_seg_names[X86_NSEGS] = {
+    "es", "cs", "ss", "ds", "fs", "gs",
+};
+
+/* Descriptor bits as QEMU keeps them in a segment's flags. */
+#define DESC_DPL_SHIFT 13
+#define DESC_L_MASK (1u << 21)
+#define DESC_B_MASK (1u << 22)
+#define CR0_PE 1u
+#define EFLAGS_VM (1u << 17)
+#define EFER_LMA (1u << 10)
+#define HF_CPL_MASK 3u
+
+struct reader {
+    const struct vmdesc_layout *l;
+    const uint8_t *body;
+    size_t len;
+    const char *missing;        /* the first field not found */
+};
+
+/* Element I of field NAME, if it is there, fits the body and is an
+ * integer of 1 to 8 bytes. */
+static bool get(struct reader *r, const char *name, uint64_t i,
+                uint64_t *out)
+{
+    const struct vmdesc_field *f = vmdesc_field_find(r->l, name);
+    uint64_t off, v = 0;
+
+    if (!f || i >= f->count || f->size == 0 || f->size > 8 ||
+        i > (UINT64_MAX - f->offset) / (f->stride ? f->stride : 1)) {
+        goto missing;
+    }
+    off = f->offset + i * f->stride;
+    if (off > r->len || f->size > r->len - off) {
+        goto missing;
+    }
+    for (uint64_t k = 0; k < f->size; k++) {
+        v = v << 8 | r->body[off + k];
+    }
+    *out = v;
+    return true;
+missing:
+    if (!r->missing) {
+        r->missing = name;
+    }
+    return false;
+}
+
+static bool get32(struct reader *r, const char *name, uint64_t i,
+                  uint32_t *out)
+{
+    uint64_t v;
+
+    if (!get(r, name, i, &v)) {
+        return false;
+    }
+    *out = (uint32_t)v;
+    return true;
+}
+
+/* Segment I of struct field NAME ("env.segs", "env.gdt", ...). */
+static bool get_seg(struct reader *r, const char *name, uint64_t i,
+                    struct x86_seg *s)
+{
+    char member[32];
+    bool ok = true;
+
+    snprintf(member, sizeof(member), "%s.selector", name);
+    ok &= get32(r, member, i, &s->selector);
+    snprintf(member, sizeof(member), "%s.base", name);
+    ok &= get(r, member, i, &s->base);
+    snprintf(member, sizeof(member), "%s.limit", name);
+    ok &= get32(r, member, i, &s->limit);
+    snprintf(member, sizeof(member), "%s.flags", name);
+    ok &= get32(r, member, i, &s->flags);
+    return ok;
+}
+
+int x86_cpu_read(const struct vmdesc_layout *l, const uint8_t *body,
+                 size_t len, struct x86_cpu *cpu, const char **missing)
+{
+    struct reader r = { l, body, len, NULL };
+    const struct vmdesc_field *regs = vmdesc_field_find(l, "env.regs");
+    unsigned nregs;
+    bool ok = true;
+    uint64_t v;
+
+    memset(cpu, 0, sizeof(*cpu));
+    cpu->wide = regs && regs->count == X86_NREGS && regs->size == 8;
+    nregs = cpu->wide ? X86_NREGS : 8;
+    for (unsigned i = 0; i < nregs; i++) {
+        ok &= get(&r, "env.regs", i, &cpu->regs[i]);
+    }
+    ok &= get(&r, "env.eip", 0, &cpu->rip);
+    ok &= get(&r, "env.eflags", 0, &cpu->rflags);
+    ok &= get(&r, "env.cr[0]", 0, &cpu->cr0);
+    ok &= get(&r, "env.cr[2]", 0, &cpu->cr2);
+    ok &= get(&r, "env.cr[3]", 0, &cpu->cr3);
+    ok &= get(&r, "env.cr[4]", 0, &cpu->cr4);
+    for (unsigned i = 0; i < X86_NSEGS; i++) {
+        ok &= get_seg(&r, "env.segs", i, &cpu->segs[i]);
+    }
+    if (!ok) {
+        *missing = r.missing;
+        return -1;
+    }
+    /* these may be absent (qemu-system-i386 has no EFER) */
+    cpu->has_efer = get(&r, "env.efer", 0, &cpu->efer);
+    cpu->has_hflags = get(&r, "env.hflags", 0, &v);
+    cpu->hflags = (uint32_t)v;
+    cpu->has_tables = get_seg(&r, "env.ldt", 0, &cpu->ldt) &&
+                      get_seg(&r, "env.tr", 0, &cpu->tr) &&
+                      get_seg(&r, "env.gdt", 0, &cpu->gdt) &&
+                      get_seg(&r, "env.idt", 0, &cpu->idt);
+    return 0;
+}
+
+const char *x86_cpu_mode(const struct x86_cpu *cpu)
+{
+    uint32_t cs = cpu->segs[X86_CS].flags;
+
+    if (!(cpu->cr0 & CR0_PE)) {
+        return "real";
+    }
+    if (cpu->has_efer && (cpu->efer & EFER_LMA)) {
+        return cs & DESC_L_MASK ? "64-bit" : "compatibility";
+    }
+    if (cpu->rflags & EFLAGS_VM) {
+        return "virtual-8086";
+    }
+    return cs & DESC_B_MASK ? "protected-32" : "protected-16";
+}
+
+unsigned x86_cpu_cpl(const struct x86_cpu *cpu)
+{
+    if (cpu->has_hflags) {
+        return cpu->hflags & HF_CPL_MASK;
+    }
+    return (cpu->segs[X86_SS].flags >> DESC_DPL_SHIFT) & 3;
+}
