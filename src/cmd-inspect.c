@@ -248,7 +248,8 @@ static const char *cpu_registers(const struct cpus *cs,
         return "the file has no vmdesc JSON to place them";
     }
     if (cs->layout_failed) {
-        snprintf(buf, size, "unreadable vmdesc: %s", cs->layout_err.what);
+        snprintf(buf, size, "%s (at 0x%" PRIx64 ")", cs->layout_err.what,
+                 cs->layout_err.offset);
         return buf;
     }
     if (!c->layout) {

@@ -15,8 +15,9 @@
 /* Bytes kept of each vCPU section body: the registers come first (an x86
  * vCPU's control registers end before byte 1024). */
 #define CPUS_KEEP 4096
-/* vCPU sections kept at most (QEMU's x86 machines allow 4096 vCPUs). */
-#define CPUS_MAX 8192
+/* vCPU sections kept at most, as many as QEMU allows an x86 machine
+ * (16 MiB of bodies). */
+#define CPUS_MAX 4096
 
 struct cpu_section {
     uint32_t instance_id;

@@ -1089,7 +1089,6 @@ void vmdesc_free(struct vmdesc *vd)
 
 /* ---- field layouts ------------------------------------------------------ */
 
-
 /* Whether entry N is followed by an entry of the same name: one field
  * split into several entries, whose places depend on the data. */
 static int split_field(const struct jdoc *d, const struct jnode *n,

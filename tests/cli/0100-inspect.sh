@@ -203,3 +203,12 @@ $MKSTREAM --seed=31 --devices=0 nodev.bin
 $FIXEDRAM inspect --cpus --output=json nodev.bin > cpus.json
 assert_eq "$(json_get cpus.json '(d["cpus"], d["cpus_not_listed"])')" \
     "([], 0)" "cpus of a file without vCPU sections"
+# a vmdesc that cannot be read leaves the registers unknown, saying where
+python3 - pm3.bin badesc.bin <<'PY'
+import sys
+b = open(sys.argv[1], "rb").read()
+i = b.rindex(b'"devices"')
+open(sys.argv[2], "wb").write(b[:i] + b'"devicez"' + b[i + 9:])
+PY
+$FIXEDRAM inspect --cpus badesc.bin > cpus.txt || fail "inspect --cpus badesc.bin"
+assert_grep "^vCPU 0 \(body at 0x[0-9a-f]+\): registers unknown: vmdesc: no 'devices' array \(at 0x[0-9a-f]+\)$" cpus.txt
