@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "armcpu.h"
 #include "cmd.h"
 #include "cpus.h"
 #include "exit.h"
@@ -36,8 +37,8 @@ static const struct argp_option options[] = {
       "Also list, per RAM block, the extents of present, zero and absent "
       "pages", 0 },
     { "cpus", OPT_CPUS, NULL, 0,
-      "Also show the registers of each x86 vCPU (general, segment and "
-      "control registers, as QEMU's 'info registers' prints them)", 0 },
+      "Also show the registers of each x86 or Arm vCPU (general, control "
+      "and system registers), as QEMU's 'info registers' prints them", 0 },
     { "xml", OPT_XML, NULL, 0,
       "Print only the domain XML of a libvirt save image, as stored", 0 },
     { "vmdesc", OPT_VMDESC, NULL, 0,
@@ -234,15 +235,23 @@ static int show_stored(struct savefile *sf, struct sf_summary *sum, int what)
 
 /* ---- --cpus -------------------------------------------------------------- */
 
+/* The registers of one vCPU, of either architecture. */
+struct vcpu {
+    bool arm;
+    struct x86_cpu x86;
+    struct arm_cpu a;
+};
+
 /*
- * Read the registers of vCPU section C of CS into CPU.  Returns NULL, or
+ * Read the registers of vCPU section C of CS into V.  Returns NULL, or
  * why they cannot be read (in BUF or a constant).
  */
 static const char *cpu_registers(const struct cpus *cs,
-                                 const struct cpu_section *c,
-                                 struct x86_cpu *cpu, char *buf, size_t size)
+                                 const struct cpu_section *c, struct vcpu *v,
+                                 char *buf, size_t size)
 {
     const char *missing;
+    int r;
 
     if (!cs->have_vmdesc) {
         return "the file has no vmdesc JSON to place them";
@@ -255,11 +264,16 @@ static const char *cpu_registers(const struct cpus *cs,
     if (!c->layout) {
         return "the vmdesc does not describe this vCPU";
     }
-    if (x86_cpu_read(c->layout, c->body, c->kept, cpu, &missing) == 0) {
+    v->arm = arm_cpu_is(c->layout);
+    r = v->arm ? arm_cpu_read(c->layout, c->body, c->kept, &v->a, &missing)
+               : x86_cpu_read(c->layout, c->body, c->kept, &v->x86,
+                              &missing);
+    if (r == 0) {
         return NULL;
     }
     if (!vmdesc_field_find(c->layout, missing)) {
-        snprintf(buf, size, "not an x86 vCPU (no field %s)", missing);
+        snprintf(buf, size, "neither an x86 nor an Arm vCPU (no field %s)",
+                 missing);
     } else if (c->kept < c->body_len) {
         snprintf(buf, size, "field %s lies past the first %d bytes",
                  missing, CPUS_KEEP);
@@ -281,14 +295,86 @@ static void json_seg(struct fr_json *j, const char *key,
     fr_json_end_object(j);
 }
 
+static void json_x86(struct fr_json *j, const struct x86_cpu *cpu)
+{
+    fr_json_string(j, "arch", cpu->wide ? "x86_64" : "i386");
+    fr_json_string(j, "mode", x86_cpu_mode(cpu));
+    fr_json_u64(j, "cpl", x86_cpu_cpl(cpu));
+    fr_json_begin_object(j, "registers");
+    for (unsigned r = 0; r < (cpu->wide ? X86_NREGS : 8u); r++) {
+        fr_json_u64(j, x86_reg_names[r], cpu->regs[r]);
+    }
+    fr_json_u64(j, "rip", cpu->rip);
+    fr_json_u64(j, "rflags", cpu->rflags);
+    fr_json_u64(j, "cr0", cpu->cr0);
+    fr_json_u64(j, "cr2", cpu->cr2);
+    fr_json_u64(j, "cr3", cpu->cr3);
+    fr_json_u64(j, "cr4", cpu->cr4);
+    if (cpu->has_efer) {
+        fr_json_u64(j, "efer", cpu->efer);
+    }
+    fr_json_end_object(j);
+    fr_json_begin_object(j, "segments");
+    for (unsigned r = 0; r < X86_NSEGS; r++) {
+        json_seg(j, x86_seg_names[r], &cpu->segs[r]);
+    }
+    if (cpu->has_tables) {
+        json_seg(j, "ldt", &cpu->ldt);
+        json_seg(j, "tr", &cpu->tr);
+        json_seg(j, "gdt", &cpu->gdt);
+        json_seg(j, "idt", &cpu->idt);
+    }
+    fr_json_end_object(j);
+}
+
+static void json_arm(struct fr_json *j, const struct arm_cpu *cpu)
+{
+    char name[16], mode[16];
+
+    fr_json_string(j, "arch", cpu->aarch64 ? "aarch64" : "arm");
+    fr_json_string(j, "mode", arm_cpu_mode(cpu, mode, sizeof(mode)));
+    fr_json_begin_object(j, "registers");
+    if (cpu->aarch64) {
+        for (unsigned r = 0; r < 31; r++) {
+            snprintf(name, sizeof(name), "x%u", r);
+            fr_json_u64(j, name, cpu->x[r]);
+        }
+        fr_json_u64(j, "sp", cpu->sp);
+        fr_json_u64(j, "pc", cpu->pc);
+        fr_json_u64(j, "pstate", cpu->pstate);
+    } else {
+        for (unsigned r = 0; r < 16; r++) {
+            snprintf(name, sizeof(name), "r%u", r);
+            fr_json_u64(j, name, cpu->r[r]);
+        }
+        fr_json_u64(j, "cpsr", cpu->pstate);
+    }
+    for (unsigned r = 0; r < 4; r++) {
+        snprintf(name, sizeof(name), "sp_el%u", r);
+        fr_json_u64(j, name, cpu->sp_el[r]);
+    }
+    for (unsigned r = 1; r < 4; r++) {
+        snprintf(name, sizeof(name), "elr_el%u", r);
+        fr_json_u64(j, name, cpu->elr_el[r]);
+    }
+    fr_json_end_object(j);
+    fr_json_begin_object(j, "system_registers");
+    for (unsigned r = 0; r < ARM_NSYSREGS; r++) {
+        if (cpu->has_sysreg[r]) {
+            fr_json_u64(j, arm_sysreg_names[r], cpu->sysreg[r]);
+        }
+    }
+    fr_json_end_object(j);
+}
+
 static void json_cpus(struct fr_json *j, const struct cpus *cs)
 {
     fr_json_begin_array(j, "cpus");
     for (size_t i = 0; i < cs->n; i++) {
         const struct cpu_section *c = &cs->cpu[i];
-        struct x86_cpu cpu;
+        struct vcpu v;
         char buf[400];
-        const char *why = cpu_registers(cs, c, &cpu, buf, sizeof(buf));
+        const char *why = cpu_registers(cs, c, &v, buf, sizeof(buf));
 
         fr_json_begin_object(j, NULL);
         fr_json_u64(j, "instance", c->instance_id);
@@ -296,37 +382,11 @@ static void json_cpus(struct fr_json *j, const struct cpus *cs)
         if (why) {
             fr_json_null(j, "arch");
             fr_json_string(j, "error", why);
-            fr_json_end_object(j);
-            continue;
+        } else if (v.arm) {
+            json_arm(j, &v.a);
+        } else {
+            json_x86(j, &v.x86);
         }
-        fr_json_string(j, "arch", cpu.wide ? "x86_64" : "i386");
-        fr_json_string(j, "mode", x86_cpu_mode(&cpu));
-        fr_json_u64(j, "cpl", x86_cpu_cpl(&cpu));
-        fr_json_begin_object(j, "registers");
-        for (unsigned r = 0; r < (cpu.wide ? X86_NREGS : 8u); r++) {
-            fr_json_u64(j, x86_reg_names[r], cpu.regs[r]);
-        }
-        fr_json_u64(j, "rip", cpu.rip);
-        fr_json_u64(j, "rflags", cpu.rflags);
-        fr_json_u64(j, "cr0", cpu.cr0);
-        fr_json_u64(j, "cr2", cpu.cr2);
-        fr_json_u64(j, "cr3", cpu.cr3);
-        fr_json_u64(j, "cr4", cpu.cr4);
-        if (cpu.has_efer) {
-            fr_json_u64(j, "efer", cpu.efer);
-        }
-        fr_json_end_object(j);
-        fr_json_begin_object(j, "segments");
-        for (unsigned r = 0; r < X86_NSEGS; r++) {
-            json_seg(j, x86_seg_names[r], &cpu.segs[r]);
-        }
-        if (cpu.has_tables) {
-            json_seg(j, "ldt", &cpu.ldt);
-            json_seg(j, "tr", &cpu.tr);
-            json_seg(j, "gdt", &cpu.gdt);
-            json_seg(j, "idt", &cpu.idt);
-        }
-        fr_json_end_object(j);
         fr_json_end_object(j);
     }
     fr_json_end_array(j);
@@ -397,6 +457,55 @@ static void print_x86(const struct x86_cpu *cpu)
     }
 }
 
+/* The same for an Arm vCPU: QEMU's layout for the general registers, then
+ * the banked stack pointers and link registers, and the system registers
+ * found. */
+static void print_arm(const struct arm_cpu *cpu)
+{
+    unsigned col = 0;
+
+    if (cpu->aarch64) {
+        printf("   PC=%016" PRIx64 " ", cpu->pc);
+        for (unsigned i = 0; i < 31; i++) {
+            printf("%sX%02u=%016" PRIx64 "%s", (i + 2) % 3 == 1 ? "  " : "",
+                   i, cpu->x[i], (i + 2) % 3 ? " " : "\n");
+        }
+        printf(" SP=%016" PRIx64 "\n  PSTATE=%08" PRIx32 "\n", cpu->sp,
+               cpu->pstate);
+    } else {
+        for (unsigned i = 0; i < 16; i++) {
+            printf("%sR%02u=%08" PRIx32 "%s", i % 4 ? "" : "  ", i,
+                   cpu->r[i], i % 4 == 3 ? "\n" : " ");
+        }
+        printf("  PSR=%08" PRIx32 "\n", cpu->pstate);
+    }
+    printf("  SP_EL0=%016" PRIx64 " SP_EL1=%016" PRIx64 " SP_EL2=%016"
+           PRIx64 "\n  ELR_EL1=%016" PRIx64 " ELR_EL2=%016" PRIx64 "\n",
+           cpu->sp_el[0], cpu->sp_el[1], cpu->sp_el[2], cpu->elr_el[1],
+           cpu->elr_el[2]);
+    for (unsigned i = 0; i < ARM_NSYSREGS; i++) {
+        char name[16];
+
+        if (!cpu->has_sysreg[i]) {
+            continue;
+        }
+        for (unsigned k = 0; k < sizeof(name) - 1; k++) {
+            char ch = arm_sysreg_names[i][k];
+            name[k] = (char)(ch >= 'a' && ch <= 'z' ? ch - 'a' + 'A' : ch);
+            if (!ch) {
+                break;
+            }
+        }
+        name[sizeof(name) - 1] = '\0';
+        printf("%s%s=%016" PRIx64 "%s", col ? "" : "  ", name,
+               cpu->sysreg[i], col == 2 ? "\n" : " ");
+        col = (col + 1) % 3;
+    }
+    if (col) {
+        putchar('\n');
+    }
+}
+
 static void print_cpus(const struct cpus *cs)
 {
     printf("\nvCPU sections:   %zu", cs->n);
@@ -406,19 +515,23 @@ static void print_cpus(const struct cpus *cs)
     putchar('\n');
     for (size_t i = 0; i < cs->n; i++) {
         const struct cpu_section *c = &cs->cpu[i];
-        struct x86_cpu cpu;
-        char buf[400];
-        const char *why = cpu_registers(cs, c, &cpu, buf, sizeof(buf));
+        struct vcpu v;
+        char buf[400], mode[16];
+        const char *why = cpu_registers(cs, c, &v, buf, sizeof(buf));
 
         printf("vCPU %" PRIu32 " (body at 0x%" PRIx64 "): ", c->instance_id,
                c->body_offset);
         if (why) {
             printf("registers unknown: %s\n", why);
-            continue;
+        } else if (v.arm) {
+            printf("%s, %s\n", v.a.aarch64 ? "aarch64" : "arm",
+                   arm_cpu_mode(&v.a, mode, sizeof(mode)));
+            print_arm(&v.a);
+        } else {
+            printf("%s, %s mode, CPL %u\n", v.x86.wide ? "x86_64" : "i386",
+                   x86_cpu_mode(&v.x86), x86_cpu_cpl(&v.x86));
+            print_x86(&v.x86);
         }
-        printf("%s, %s mode, CPL %u\n", cpu.wide ? "x86_64" : "i386",
-               x86_cpu_mode(&cpu), x86_cpu_cpl(&cpu));
-        print_x86(&cpu);
     }
 }
 

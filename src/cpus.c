@@ -29,11 +29,8 @@ static int on_token(void *opaque, const struct sv_token *t, bool is_ram)
     }
     c->cpu = cpu;
     c->cur = &cpu[c->n++];
-    c->cur->instance_id = t->sec->instance;
-    c->cur->body_offset = t->body_offset;
-    c->cur->body_len = 0;
-    c->cur->kept = 0;
-    c->cur->layout = NULL;
+    *c->cur = (struct cpu_section){ .instance_id = t->sec->instance,
+                                    .body_offset = t->body_offset };
     return 0;
 }
 
@@ -47,8 +44,17 @@ static int on_body(void *opaque, const uint8_t *p, size_t n)
         return 0;
     }
     take = CPUS_KEEP - cpu->kept < n ? CPUS_KEEP - cpu->kept : n;
-    memcpy(cpu->body + cpu->kept, p, take);
-    cpu->kept += take;
+    if (take) {
+        if (!cpu->body) {
+            cpu->body = malloc(CPUS_KEEP);
+            if (!cpu->body) {
+                return fr_fail(c->err, FR_E_NOMEM, FR_NO_OFFSET,
+                               "out of memory");
+            }
+        }
+        memcpy(cpu->body + cpu->kept, p, take);
+        cpu->kept += take;
+    }
     cpu->body_len += n;
     return 0;
 }
@@ -99,6 +105,9 @@ void cpus_visitor(struct cpus *c, struct savefile *sf,
 
 void cpus_free(struct cpus *c)
 {
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->cpu[i].body);
+    }
     free(c->cpu);
     vmdesc_layouts_free(c->layouts, c->nlayouts);
     memset(c, 0, sizeof(*c));

@@ -13,18 +13,19 @@
 #include "vmdesc.h"
 
 /* Bytes kept of each vCPU section body: the registers come first (an x86
- * vCPU's control registers end before byte 1024). */
-#define CPUS_KEEP 4096
-/* vCPU sections kept at most, as many as QEMU allows an x86 machine
- * (16 MiB of bodies). */
+ * vCPU's control registers end before byte 1024; an arm vCPU's system
+ * registers before byte 6144 with 328 of them, as -cpu max has). */
+#define CPUS_KEEP 8192
+/* vCPU sections kept at most, as many as QEMU allows an x86 machine:
+ * 32 MiB of bodies at worst. */
 #define CPUS_MAX 4096
 
 struct cpu_section {
     uint32_t instance_id;
     uint64_t body_offset;       /* in the stream, for messages */
     uint64_t body_len;          /* the whole body */
-    size_t kept;                /* bytes of BODY */
-    uint8_t body[CPUS_KEEP];
+    uint8_t *body;              /* its first KEPT bytes */
+    size_t kept;
     const struct vmdesc_layout *layout;  /* NULL: not in the vmdesc */
 };
 

@@ -1315,3 +1315,25 @@ const struct vmdesc_field *vmdesc_field_find(const struct vmdesc_layout *l,
     }
     return NULL;
 }
+
+bool vmdesc_field_u64(const struct vmdesc_layout *l, const char *name,
+                      uint64_t i, const uint8_t *body, size_t len,
+                      uint64_t *out)
+{
+    const struct vmdesc_field *f = vmdesc_field_find(l, name);
+    uint64_t off, v = 0;
+
+    if (!f || i >= f->count || f->size == 0 || f->size > 8 ||
+        (f->stride && i > (UINT64_MAX - f->offset) / f->stride)) {
+        return false;
+    }
+    off = f->offset + i * f->stride;
+    if (off > len || f->size > len - off) {
+        return false;
+    }
+    for (uint64_t k = 0; k < f->size; k++) {
+        v = v << 8 | body[off + k];
+    }
+    *out = v;
+    return true;
+}

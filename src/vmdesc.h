@@ -100,4 +100,13 @@ void vmdesc_layouts_free(struct vmdesc_layout *l, size_t n);
 const struct vmdesc_field *vmdesc_field_find(const struct vmdesc_layout *l,
                                              const char *name);
 
+/*
+ * Element I of field NAME of L, read from the section body BODY[0..LEN)
+ * as a big-endian integer of the field's size (1 to 8 bytes).  Returns
+ * false when L has no such element, or it lies past LEN.
+ */
+bool vmdesc_field_u64(const struct vmdesc_layout *l, const char *name,
+                      uint64_t i, const uint8_t *body, size_t len,
+                      uint64_t *out);
+
 #endif

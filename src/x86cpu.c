@@ -33,28 +33,13 @@ struct reader {
     const char *missing;        /* the first field not found */
 };
 
-/* Element I of field NAME, if it is there, fits the body and is an
- * integer of 1 to 8 bytes. */
+/* Element I of field NAME, remembering the first one not found. */
 static bool get(struct reader *r, const char *name, uint64_t i,
                 uint64_t *out)
 {
-    const struct vmdesc_field *f = vmdesc_field_find(r->l, name);
-    uint64_t off, v = 0;
-
-    if (!f || i >= f->count || f->size == 0 || f->size > 8 ||
-        i > (UINT64_MAX - f->offset) / (f->stride ? f->stride : 1)) {
-        goto missing;
+    if (vmdesc_field_u64(r->l, name, i, r->body, r->len, out)) {
+        return true;
     }
-    off = f->offset + i * f->stride;
-    if (off > r->len || f->size > r->len - off) {
-        goto missing;
-    }
-    for (uint64_t k = 0; k < f->size; k++) {
-        v = v << 8 | r->body[off + k];
-    }
-    *out = v;
-    return true;
-missing:
     if (!r->missing) {
         r->missing = name;
     }

@@ -194,7 +194,7 @@ $FIXEDRAM inspect pm3.bin > pm3.txt
 assert_eq "$(json_get pm3.json '"cpus" in d')" False "cpus without --cpus"
 $FIXEDRAM inspect --cpus --output=json pm3.bin > cpus.json
 assert_eq "$(json_get cpus.json '[(c["instance"], c["arch"], c["error"]) for c in d["cpus"]]')" \
-    "[(0, None, 'not an x86 vCPU (no field env.regs)')]" "cpus of a synthetic vCPU"
+    "[(0, None, 'neither an x86 nor an Arm vCPU (no field env.regs)')]" "cpus of a synthetic vCPU"
 $MKSTREAM --seed=31 --no-vmdesc nodesc.bin
 $FIXEDRAM inspect --cpus nodesc.bin > cpus.txt
 assert_grep '^vCPU sections:   1$' cpus.txt

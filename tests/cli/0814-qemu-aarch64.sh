@@ -14,7 +14,10 @@
 #    makes the xbzrle stream smaller and its output restores to identical
 #    RAM;
 #  - saved live as a mapped-ram image: made a stream, it restores to
-#    identical RAM.
+#    identical RAM;
+#  - inspect --cpus shows the registers QEMU's "info registers" printed
+#    for the paused and the live guests, and for a UEFI guest (AAVMF, MMU
+#    on) a TTBR0_EL1 that points at a translation table in guest RAM.
 # "Identical" is pmemsave of the source (after the save) against pmemsave
 # of the restored, paused guest.
 . "$TESTS_SRCDIR/lib.sh"
@@ -40,7 +43,13 @@ save() { # NAME MODE [frqemu save options]: NAME.sav, its RAM in NAME.src
 
 # ---- paused, with the blob
 for mode in classic mapped-ram-multifd; do
-    save $mode $mode --blob=blob.bin --blob-addr=$((RAM + 0x2000000))
+    save $mode $mode --blob=blob.bin --blob-addr=$((RAM + 0x2000000)) \
+        --regs=$mode.regs
+    # inspect --cpus: the registers QEMU's "info registers" shows
+    $FIXEDRAM inspect --cpus --output=json $mode.sav > $mode.cpus ||
+        fail "inspect --cpus $mode.sav"
+    "$PYTHON" "$TESTS_SRCDIR/qemu/cmp-regs.py" $mode.regs $mode.cpus ||
+        fail "$mode.sav: the registers differ from QEMU's"
     rm -rf x && $FIXEDRAM extract -q --block=mach-virt.ram -o x $mode.sav ||
         fail "extract of $mode.sav failed"
     [ "$(wc -c < x/mach-virt.ram)" -eq 134217728 ] ||
@@ -60,13 +69,15 @@ qemu_restore_cmp mapped-ram-multifd.src "the multifd image as a stream" \
     --in=multifd.stream
 $FIXEDRAM diff -q mapped-ram-multifd.sav multifd.stream ||
     fail "diff: the multifd image and its stream differ"
-# inspect --cpus knows x86 registers only, and says so for an arm vCPU
-$FIXEDRAM inspect --cpus classic.sav > cpus.out || fail "inspect --cpus"
-assert_grep '^vCPU 0 \(body at 0x[0-9a-f]+\): registers unknown: not an x86 vCPU \(no field env\.eip\)$' cpus.out
 
 # ---- live streams: resent pages, XBZRLE
 for mode in classic xbzrle; do
-    save live-$mode $mode --guest=live
+    save live-$mode $mode --guest=live --regs=live-$mode.regs
+    $FIXEDRAM inspect --cpus --output=json live-$mode.sav > live-$mode.cpus ||
+        fail "inspect --cpus live-$mode.sav"
+    "$PYTHON" "$TESTS_SRCDIR/qemu/cmp-regs.py" live-$mode.regs \
+        live-$mode.cpus EL1h ||
+        fail "live-$mode.sav: the registers differ from QEMU's"
     resent=$($FIXEDRAM inspect --output=json live-$mode.sav |
              python3 -c 'import json,sys; print(json.load(sys.stdin)["records"]["resent"])')
     [ "$resent" -gt 0 ] ||
@@ -92,4 +103,36 @@ save live-img mapped-ram --guest=live
 conv image-to-stream live-img.sav live-img.stream
 qemu_restore_cmp live-img.src "the live mapped-ram image as a stream" \
     --in=live-img.stream
+
+# ---- UEFI firmware with its MMU on: the system registers inspect --cpus
+# finds place a translation table in guest RAM
+AAVMF=${FR_AAVMF_CODE:-/usr/share/AAVMF/AAVMF_CODE.fd}
+if [ -f "$AAVMF" ] && [ -f "${AAVMF%CODE.fd}VARS.fd" ]; then
+    cp "${AAVMF%CODE.fd}VARS.fd" avars.fd
+    rm -f ./*.sav ./*.src ./*.img ./*.stream
+    "$PYTHON" "$FRQEMU" save --mem=256M --firmware="$AAVMF,$SCRATCH/avars.fd" \
+        --guest=firmware --run-time=4 --mode=classic --out=uefi.sav \
+        --regs=uefi.regs --timeout=90 ||
+        fail "QEMU $QEMU_VERSION aarch64 save of the UEFI guest failed"
+    $FIXEDRAM inspect --cpus --output=json uefi.sav > uefi.cpus ||
+        fail "inspect --cpus uefi.sav"
+    "$PYTHON" "$TESTS_SRCDIR/qemu/cmp-regs.py" uefi.regs uefi.cpus EL1h ||
+        fail "uefi.sav: the registers differ from QEMU's"
+    $FIXEDRAM extract -q --physical=uefi.phys uefi.sav ||
+        fail "extract --physical uefi.sav"
+    "$PYTHON" - uefi.cpus uefi.phys <<'PY' || fail "uefi.sav: system registers"
+import json, struct, sys
+sysregs = json.load(open(sys.argv[1]))["cpus"][0]["system_registers"]
+assert sysregs["sctlr_el1"] & 1, "SCTLR_EL1.M clear: %r" % sysregs
+table = sysregs["ttbr0_el1"] & 0xfffffffff000
+assert 0x40000000 <= table < 0x50000000, "TTBR0_EL1 %#x not in RAM" % table
+with open(sys.argv[2], "rb") as f:
+    f.seek(table)
+    entries = struct.unpack("<512Q", f.read(4096))
+# the identity map of RAM: a valid table or block descriptor somewhere
+assert any(e & 1 for e in entries), "no valid descriptor at TTBR0_EL1"
+PY
+else
+    echo "left out: the UEFI guest (no AAVMF at $AAVMF)" >&2
+fi
 exit 0

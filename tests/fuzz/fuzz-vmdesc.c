@@ -3,13 +3,14 @@
  * vmdesc_check_json (the same grammar without building a node table) as
  * a cross-check: the two must agree on syntax errors, and a vmdesc that
  * parses must be well-formed JSON.  Then the field layouts of its first
- * device and of "cpu" (inspect --cpus), and the x86 registers read with
- * them from the input itself as a section body.
+ * device and of "cpu" (inspect --cpus), and the x86 and Arm registers
+ * read with them from the input itself as a section body.
  */
 #include "config.h"
 
 #include <string.h>
 
+#include "armcpu.h"
 #include "fuzz.h"
 #include "vmdesc.h"
 #include "x86cpu.h"
@@ -30,7 +31,9 @@ static void check_layouts(const uint8_t *data, size_t size, const char *name)
     FUZZ_ASSERT(n <= size);
     for (size_t i = 0; i < n; i++) {
         struct x86_cpu cpu;
-        const char *missing;
+        struct arm_cpu arm;
+        const char *missing = NULL;
+        char mode[16];
 
         for (size_t k = 0; k < l[i].nfields; k++) {
             const struct vmdesc_field *f = &l[i].fields[k];
@@ -47,6 +50,13 @@ static void check_layouts(const uint8_t *data, size_t size, const char *name)
         } else {
             (void)x86_cpu_mode(&cpu);
             FUZZ_ASSERT(x86_cpu_cpl(&cpu) <= 3);
+        }
+        missing = NULL;
+        if (arm_cpu_read(&l[i], data, size, &arm, &missing) < 0) {
+            FUZZ_ASSERT(missing != NULL);
+        } else {
+            FUZZ_ASSERT(strlen(arm_cpu_mode(&arm, mode, sizeof(mode))) <
+                        sizeof(mode));
         }
     }
     vmdesc_layouts_free(l, n);

@@ -5,8 +5,9 @@ HMP "info registers -a" (frqemu --regs).
     cmp-regs.py REGS.txt INSPECT.json [MODE]
 
 Every vCPU of REGS.txt ("CPU#N" blocks, in order) must be in the JSON's
-"cpus" with the same general registers, RIP, RFLAGS, CR0/2/3/4, EFER,
-segment registers, LDT, TR, GDT and IDT.  QEMU prints a vCPU outside long
+"cpus" with the same registers: for x86 the general registers, RIP,
+RFLAGS, CR0/2/3/4, EFER, segment registers, LDT, TR, GDT and IDT; for
+aarch64 PC, X0-X30, SP and PSTATE.  QEMU prints a vCPU outside long
 mode with 32-bit names (EAX=, EIP=, 8-digit bases): those compare on the
 low 32 bits.  qemu-system-i386 does not migrate EFER with the other
 registers (it is not among the fields of its "cpu" section), so it is not
@@ -30,7 +31,11 @@ def parse_hmp(text):
         for m in re.finditer(r"\b([A-Z][A-Z0-9]*)\s*=\s*([0-9a-f]+)\b", block):
             name, val = m.group(1), m.group(2)
             bits = 64 if len(val) == 16 else 32
-            if name[0] in "RE" and name[1:] in GPR:
+            if re.fullmatch(r"X\d\d", name):      # aarch64
+                regs["x%d" % int(name[1:])] = (int(val, 16), 64)
+            elif name in ("PC", "SP", "PSTATE"):
+                regs[name.lower()] = (int(val, 16), 64)
+            elif name[0] in "RE" and name[1:] in GPR:
                 regs[GPR[name[1:]]] = (int(val, 16), bits)
             elif re.fullmatch(r"R(8|9|1[0-5])", name):
                 regs[name.lower()] = (int(val, 16), 64)
@@ -87,7 +92,7 @@ def main():
             bad.append("vCPU %d: mode %s, expected %s"
                        % (i, cpu.get("mode"), sys.argv[3]))
         have = flatten(cpu)
-        if len(want) < 30:
+        if len(want) < (34 if cpu.get("arch") == "aarch64" else 30):
             bad.append("vCPU %d: only %d registers in QEMU's output"
                        % (i, len(want)))
         if cpu.get("arch") == "i386":

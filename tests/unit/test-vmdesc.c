@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "armcpu.h"
 #include "unit.h"
 #include "x86cpu.h"
 
@@ -794,6 +795,80 @@ static void test_layouts(void)
     free(b);
 }
 
+/* An aarch64 vCPU as QEMU 10 describes it (cut down): general registers,
+ * PSTATE in "cpsr", and system registers found by their ids. */
+static void test_layouts_arm(void)
+{
+    static const char json[] =
+        "{\"devices\":[{\"name\":\"cpu\",\"instance_id\":0,\"fields\":["
+        "{\"name\":\"env.regs\",\"array_len\":16,\"type\":\"uint32\","
+        "\"size\":4},"
+        "{\"name\":\"env.xregs\",\"array_len\":32,\"type\":\"uint64\","
+        "\"size\":8},"
+        "{\"name\":\"env.pc\",\"type\":\"uint64\",\"size\":8},"
+        "{\"name\":\"cpsr\",\"type\":\"cpsr\",\"size\":4},"
+        "{\"name\":\"env.elr_el\",\"array_len\":4,\"type\":\"uint64\","
+        "\"size\":8},"
+        "{\"name\":\"env.sp_el\",\"array_len\":4,\"type\":\"uint64\","
+        "\"size\":8},"
+        "{\"name\":\"cpreg_vmstate_array_len\",\"type\":\"int32 le\","
+        "\"size\":4},"
+        "{\"name\":\"cpreg_vmstate_indexes\",\"array_len\":2,"
+        "\"type\":\"uint64\",\"size\":8},"
+        "{\"name\":\"cpreg_vmstate_values\",\"array_len\":2,"
+        "\"type\":\"uint64\",\"size\":8}]}]}";
+    /* offsets: regs 0, xregs 64, pc 320, cpsr 328, elr_el 332, sp_el 364,
+     * array_len 396, indexes 400, values 416, end 432 */
+    static const uint8_t ttbr0_id[8] = { 0x60, 0x30, 0, 0, 0, 0x13, 0xc1,
+                                         0 };
+    uint8_t *b = dup_exact(json, sizeof(json) - 1);
+    struct vmdesc_layout *l;
+    struct fr_err e = { 0 };
+    struct arm_cpu cpu;
+    const char *missing = NULL;
+    uint8_t body[432] = { 0 };
+    char mode[16];
+    size_t n;
+
+    EXPECT_TRUE(vmdesc_layouts(b, sizeof(json) - 1, 0, "cpu", &l, &n,
+                               &e) == 0);
+    EXPECT_EQ_U64(n, 1);
+    EXPECT_TRUE(arm_cpu_is(&l[0]));
+    body[64 + 8 + 7] = 0x11;                   /* x1 */
+    body[64 + 31 * 8 + 6] = 0x20;              /* sp = 0x2000 */
+    body[320 + 4] = 0x40;                      /* pc = 0x40000000 */
+    body[328 + 3] = 0xc5;                      /* pstate: EL1h, DAIF */
+    body[328 + 2] = 0x03;
+    memcpy(body + 400 + 8, ttbr0_id, 8);       /* indexes[1] */
+    body[416 + 8 + 4] = 0x47;                  /* values[1] */
+    EXPECT_TRUE(arm_cpu_read(&l[0], body, sizeof(body), &cpu, &missing) ==
+                0);
+    EXPECT_TRUE(cpu.aarch64);
+    EXPECT_EQ_U64(cpu.x[1], 0x11);
+    EXPECT_EQ_U64(cpu.sp, 0x2000);
+    EXPECT_EQ_U64(cpu.pc, 0x40000000);
+    EXPECT_EQ_U64(cpu.pstate, 0x3c5);
+    EXPECT_EQ_STR(arm_cpu_mode(&cpu, mode, sizeof(mode)), "EL1h");
+    /* TTBR0_EL1 = op0 3, CRn 2: 0x6030000000130000 | 3 << 14 | 2 << 7 */
+    EXPECT_TRUE(cpu.has_sysreg[2] && !cpu.has_sysreg[0]);
+    EXPECT_EQ_STR(arm_sysreg_names[2], "ttbr0_el1");
+    EXPECT_EQ_U64(cpu.sysreg[2], 0x47000000);
+    /* system registers past the body are left out, not an error */
+    EXPECT_TRUE(arm_cpu_read(&l[0], body, 420, &cpu, &missing) == 0);
+    EXPECT_TRUE(!cpu.has_sysreg[2]);
+    /* AArch32 state (PSTATE.nRW): svc mode */
+    body[328 + 3] = 0xd3;
+    EXPECT_TRUE(arm_cpu_read(&l[0], body, sizeof(body), &cpu, &missing) ==
+                0);
+    EXPECT_TRUE(!cpu.aarch64);
+    EXPECT_EQ_STR(arm_cpu_mode(&cpu, mode, sizeof(mode)), "svc");
+    /* cut inside env.sp_el */
+    EXPECT_TRUE(arm_cpu_read(&l[0], body, 380, &cpu, &missing) < 0);
+    EXPECT_EQ_STR(missing, "env.sp_el");
+    vmdesc_layouts_free(l, n);
+    free(b);
+}
+
 int main(void)
 {
     test_json_valid();
@@ -808,5 +883,6 @@ int main(void)
     test_truncations();
     test_mutations();
     test_layouts();
+    test_layouts_arm();
     return unit_done();
 }
