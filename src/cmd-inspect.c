@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -484,21 +485,14 @@ static void print_arm(const struct arm_cpu *cpu)
            cpu->sp_el[0], cpu->sp_el[1], cpu->sp_el[2], cpu->elr_el[1],
            cpu->elr_el[2]);
     for (unsigned i = 0; i < ARM_NSYSREGS; i++) {
-        char name[16];
-
         if (!cpu->has_sysreg[i]) {
             continue;
         }
-        for (unsigned k = 0; k < sizeof(name) - 1; k++) {
-            char ch = arm_sysreg_names[i][k];
-            name[k] = (char)(ch >= 'a' && ch <= 'z' ? ch - 'a' + 'A' : ch);
-            if (!ch) {
-                break;
-            }
+        printf("%s", col ? "" : "  ");
+        for (const char *p = arm_sysreg_names[i]; *p; p++) {
+            putchar(toupper((unsigned char)*p));
         }
-        name[sizeof(name) - 1] = '\0';
-        printf("%s%s=%016" PRIx64 "%s", col ? "" : "  ", name,
-               cpu->sysreg[i], col == 2 ? "\n" : " ");
+        printf("=%016" PRIx64 "%s", cpu->sysreg[i], col == 2 ? "\n" : " ");
         col = (col + 1) % 3;
     }
     if (col) {
