@@ -279,8 +279,8 @@ static const char *cpu_registers(const struct cpus *cs,
         snprintf(buf, size, "field %s lies past the first %d bytes",
                  missing, CPUS_KEEP);
     } else {
-        snprintf(buf, size, "field %s lies past the end of the section "
-                 "(%" PRIu64 " bytes)", missing, c->body_len);
+        snprintf(buf, size, "field %s cannot be read from the section's "
+                 "%" PRIu64 " bytes", missing, c->body_len);
     }
     return buf;
 }

@@ -46,34 +46,31 @@ static bool get(struct reader *r, const char *name, uint64_t i,
     return false;
 }
 
-static bool get32(struct reader *r, const char *name, uint64_t i,
-                  uint32_t *out)
-{
-    uint64_t v;
-
-    if (!get(r, name, i, &v)) {
-        return false;
-    }
-    *out = (uint32_t)v;
-    return true;
-}
-
-/* Segment I of struct field NAME ("env.segs", "env.gdt", ...). */
+/* Segment I of struct field NAME ("env.segs", "env.gdt", ...); a member
+ * not found counts as NAME missing (the member names are built here). */
 static bool get_seg(struct reader *r, const char *name, uint64_t i,
                     struct x86_seg *s)
 {
+    static const char *const members[4] = {
+        "selector", "base", "limit", "flags",
+    };
+    uint64_t v[4];
     char member[32];
-    bool ok = true;
 
-    snprintf(member, sizeof(member), "%s.selector", name);
-    ok &= get32(r, member, i, &s->selector);
-    snprintf(member, sizeof(member), "%s.base", name);
-    ok &= get(r, member, i, &s->base);
-    snprintf(member, sizeof(member), "%s.limit", name);
-    ok &= get32(r, member, i, &s->limit);
-    snprintf(member, sizeof(member), "%s.flags", name);
-    ok &= get32(r, member, i, &s->flags);
-    return ok;
+    for (unsigned k = 0; k < 4; k++) {
+        snprintf(member, sizeof(member), "%s.%s", name, members[k]);
+        if (!vmdesc_field_u64(r->l, member, i, r->body, r->len, &v[k])) {
+            if (!r->missing) {
+                r->missing = name;
+            }
+            return false;
+        }
+    }
+    s->selector = (uint32_t)v[0];
+    s->base = v[1];
+    s->limit = (uint32_t)v[2];
+    s->flags = (uint32_t)v[3];
+    return true;
 }
 
 int x86_cpu_read(const struct vmdesc_layout *l, const uint8_t *body,

@@ -729,7 +729,18 @@ static void test_layouts(void)
         "{\"name\":\"after\",\"type\":\"uint8\",\"size\":1}]},"
         "{\"name\":\"cpu\",\"instance_id\":2,\"fields\":["
         "{\"name\":\"a\",\"index\":0,\"type\":\"uint8\",\"size\":1},"
-        "{\"name\":\"a\",\"type\":\"uint8\",\"size\":1}]}]}";
+        "{\"name\":\"a\",\"type\":\"uint8\",\"size\":1}]},"
+        "{\"name\":\"cpu\",\"instance_id\":3,\"fields\":["
+        "{\"name\":\"env.regs\",\"array_len\":16,\"type\":\"uint64\","
+        "\"size\":8},"
+        "{\"name\":\"env.eip\",\"type\":\"uint64\",\"size\":8},"
+        "{\"name\":\"env.eflags\",\"type\":\"uint64\",\"size\":8},"
+        "{\"name\":\"env.cr[0]\",\"type\":\"uint64\",\"size\":8},"
+        "{\"name\":\"env.cr[2]\",\"type\":\"uint64\",\"size\":8},"
+        "{\"name\":\"env.cr[3]\",\"type\":\"uint64\",\"size\":8},"
+        "{\"name\":\"env.cr[4]\",\"type\":\"uint64\",\"size\":8},"
+        "{\"name\":\"env.segs\",\"array_len\":6,\"type\":\"buffer\","
+        "\"size\":20}]}]}";
     uint8_t *b = dup_exact(json, sizeof(json) - 1);
     struct vmdesc_layout *l;
     const struct vmdesc_field *f;
@@ -741,7 +752,7 @@ static void test_layouts(void)
 
     EXPECT_TRUE(vmdesc_layouts(b, sizeof(json) - 1, 0, "cpu", &l, &n,
                                &e) == 0);
-    EXPECT_EQ_U64(n, 2);
+    EXPECT_EQ_U64(n, 3);
     EXPECT_EQ_U64(l[0].instance_id, 1);
     /* 10 fields and 4 members; nothing from "v" (no size) on */
     EXPECT_EQ_U64(l[0].nfields, 14);
@@ -787,6 +798,9 @@ static void test_layouts(void)
     /* not an x86 vCPU */
     EXPECT_TRUE(x86_cpu_read(&l[1], body, 300, &cpu, &missing) < 0);
     EXPECT_EQ_STR(missing, "env.regs");
+    /* segments without members: named by their field */
+    EXPECT_TRUE(x86_cpu_read(&l[2], body, 300, &cpu, &missing) < 0);
+    EXPECT_EQ_STR(missing, "env.segs");
     vmdesc_layouts_free(l, n);
 
     EXPECT_TRUE(vmdesc_layouts(b, sizeof(json) - 1, 0, "none", &l, &n,
