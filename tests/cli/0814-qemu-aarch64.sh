@@ -17,7 +17,8 @@
 #    identical RAM;
 #  - inspect --cpus shows the registers QEMU's "info registers" printed
 #    for the paused and the live guests, and for a UEFI guest (AAVMF, MMU
-#    on) a TTBR0_EL1 that points at a translation table in guest RAM.
+#    on) a TTBR0_EL1 that points at a translation table in guest RAM, and
+#    for a paused 32-bit Arm guest (qemu-system-arm, AArch32 state).
 # "Identical" is pmemsave of the source (after the save) against pmemsave
 # of the restored, paused guest.
 . "$TESTS_SRCDIR/lib.sh"
@@ -134,5 +135,21 @@ assert any(e & 1 for e in entries), "no valid descriptor at TTBR0_EL1"
 PY
 else
     echo "left out: the UEFI guest (no AAVMF at $AAVMF)" >&2
+fi
+
+# ---- a 32-bit Arm vCPU (qemu-system-arm, AArch32 state): R0-R15, PSR
+ARM32=${FR_QEMU_ARM:-qemu-system-arm}
+if QEMU=$ARM32 "$PYTHON" "$FRQEMU" version > /dev/null 2>&1; then
+    QEMU=$ARM32 "$PYTHON" "$FRQEMU" save --mode=classic --out=arm32.sav \
+        --regs=arm32.regs --timeout=60 ||
+        fail "$ARM32 save of a paused guest failed"
+    $FIXEDRAM inspect --cpus --output=json arm32.sav > arm32.cpus ||
+        fail "inspect --cpus arm32.sav"
+    "$PYTHON" "$TESTS_SRCDIR/qemu/cmp-regs.py" arm32.regs arm32.cpus svc ||
+        fail "arm32.sav: the registers differ from QEMU's"
+    json_get arm32.cpus 'd["cpus"][0]["arch"]' > arch.out
+    assert_eq "$(cat arch.out)" arm "arm32.sav: arch"
+else
+    echo "left out: $ARM32 (QEMU >= 9.0) is not there" >&2
 fi
 exit 0

@@ -7,7 +7,7 @@ HMP "info registers -a" (frqemu --regs).
 Every vCPU of REGS.txt ("CPU#N" blocks, in order) must be in the JSON's
 "cpus" with the same registers: for x86 the general registers, RIP,
 RFLAGS, CR0/2/3/4, EFER, segment registers, LDT, TR, GDT and IDT; for
-aarch64 PC, X0-X30, SP and PSTATE.  QEMU prints a vCPU outside long
+aarch64 PC, X0-X30, SP and PSTATE; for 32-bit Arm R0-R15 and the PSR.  QEMU prints a vCPU outside long
 mode with 32-bit names (EAX=, EIP=, 8-digit bases): those compare on the
 low 32 bits.  qemu-system-i386 does not migrate EFER with the other
 registers (it is not among the fields of its "cpu" section), so it is not
@@ -35,6 +35,10 @@ def parse_hmp(text):
                 regs["x%d" % int(name[1:])] = (int(val, 16), 64)
             elif name in ("PC", "SP", "PSTATE"):
                 regs[name.lower()] = (int(val, 16), 64)
+            elif re.fullmatch(r"R\d\d", name):   # 32-bit Arm
+                regs["r%d" % int(name[1:])] = (int(val, 16), 64)
+            elif name == "PSR":
+                regs["cpsr"] = (int(val, 16), 64)
             elif name[0] in "RE" and name[1:] in GPR:
                 regs[GPR[name[1:]]] = (int(val, 16), bits)
             elif re.fullmatch(r"R(8|9|1[0-5])", name):
@@ -92,7 +96,8 @@ def main():
             bad.append("vCPU %d: mode %s, expected %s"
                        % (i, cpu.get("mode"), sys.argv[3]))
         have = flatten(cpu)
-        if len(want) < (34 if cpu.get("arch") == "aarch64" else 30):
+        least = {"aarch64": 34, "arm": 17}.get(cpu.get("arch"), 30)
+        if len(want) < least:
             bad.append("vCPU %d: only %d registers in QEMU's output"
                        % (i, len(want)))
         if cpu.get("arch") == "i386":

@@ -41,7 +41,9 @@ with -cpu max; guest RAM (and so --dump) starts at 0x40000000, which
 --blob-addr must account for.  Its live guest is a loop of ten
 instructions loaded at RAM + 2 MiB (no kernel; QEMU puts its device tree
 at the start) that stores a pass counter at word +8 of each page of RAM
-16..24 MiB, forever; there is no live-zeroing.
+16..24 MiB, forever; there is no live-zeroing.  A 32-bit Arm QEMU
+(qemu-system-arm) runs machine virt with its default CPU, RAM at
+0x40000000 too, and paused guests only.
 
 --guest=live-zeroing boots the same kernel with `-append frguest=zeroing`:
 besides rewriting the even pages of 16..24 MiB, it fills half of the odd
@@ -137,12 +139,14 @@ def qemu_binary():
 
 
 def target_arch():
-    return ("aarch64" if "aarch64" in os.path.basename(qemu_binary())
-            else "x86_64")
+    name = os.path.basename(qemu_binary())
+    if "aarch64" in name:
+        return "aarch64"
+    return "arm" if name.startswith("qemu-system-arm") else "x86_64"
 
 
 # Where guest RAM starts, per target.
-RAM_BASE = {"x86_64": 0, "aarch64": 0x40000000}
+RAM_BASE = {"x86_64": 0, "aarch64": 0x40000000, "arm": 0x40000000}
 
 # The aarch64 live guest, loaded at RAM + 2 MiB (the device tree is at
 # the start) with the vCPU's PC there (MMU off):
@@ -475,7 +479,7 @@ def migration_uri(args, path, direction, rcfile=None):
 
 
 def machine_args(args, paused):
-    machine = args.machine or ("virt" if target_arch() == "aarch64" else "pc")
+    machine = args.machine or ("pc" if target_arch() == "x86_64" else "virt")
     a = []
     if args.shared_mem:
         a += ["-object", "memory-backend-file,id=mem,size=%dM,mem-path=%s,"
