@@ -34,25 +34,6 @@ static const uint64_t sysreg_ids[ARM_NSYSREGS] = {
 
 #define PSTATE_nRW (1u << 4)
 
-struct reader {
-    const struct vmdesc_layout *l;
-    const uint8_t *body;
-    size_t len;
-    const char *missing;        /* the first field not found */
-};
-
-static bool get(struct reader *r, const char *name, uint64_t i,
-                uint64_t *out)
-{
-    if (vmdesc_field_u64(r->l, name, i, r->body, r->len, out)) {
-        return true;
-    }
-    if (!r->missing) {
-        r->missing = name;
-    }
-    return false;
-}
-
 bool arm_cpu_is(const struct vmdesc_layout *l)
 {
     return vmdesc_field_find(l, "env.xregs") != NULL;
@@ -92,26 +73,26 @@ static void read_sysregs(const struct vmdesc_layout *l, const uint8_t *body,
 int arm_cpu_read(const struct vmdesc_layout *l, const uint8_t *body,
                  size_t len, struct arm_cpu *cpu, const char **missing)
 {
-    struct reader r = { l, body, len, NULL };
+    struct vmdesc_reader r = { l, body, len, NULL };
     bool ok = true;
     uint64_t v = 0;
 
     memset(cpu, 0, sizeof(*cpu));
-    ok &= get(&r, "cpsr", 0, &v);
+    ok &= vmdesc_read(&r, "cpsr", 0, &v);
     cpu->pstate = (uint32_t)v;
     cpu->aarch64 = !(cpu->pstate & PSTATE_nRW);
     for (unsigned i = 0; i < 16; i++) {
-        ok &= get(&r, "env.regs", i, &v);
+        ok &= vmdesc_read(&r, "env.regs", i, &v);
         cpu->r[i] = (uint32_t)v;
     }
     for (unsigned i = 0; i < 31; i++) {
-        ok &= get(&r, "env.xregs", i, &cpu->x[i]);
+        ok &= vmdesc_read(&r, "env.xregs", i, &cpu->x[i]);
     }
-    ok &= get(&r, "env.xregs", 31, &cpu->sp);
-    ok &= get(&r, "env.pc", 0, &cpu->pc);
+    ok &= vmdesc_read(&r, "env.xregs", 31, &cpu->sp);
+    ok &= vmdesc_read(&r, "env.pc", 0, &cpu->pc);
     for (unsigned i = 0; i < 4; i++) {
-        ok &= get(&r, "env.sp_el", i, &cpu->sp_el[i]);
-        ok &= get(&r, "env.elr_el", i, &cpu->elr_el[i]);
+        ok &= vmdesc_read(&r, "env.sp_el", i, &cpu->sp_el[i]);
+        ok &= vmdesc_read(&r, "env.elr_el", i, &cpu->elr_el[i]);
     }
     if (!ok) {
         *missing = r.missing;

@@ -1337,3 +1337,15 @@ bool vmdesc_field_u64(const struct vmdesc_layout *l, const char *name,
     *out = v;
     return true;
 }
+
+bool vmdesc_read(struct vmdesc_reader *r, const char *name, uint64_t i,
+                 uint64_t *out)
+{
+    if (vmdesc_field_u64(r->l, name, i, r->body, r->len, out)) {
+        return true;
+    }
+    if (!r->missing) {
+        r->missing = name;
+    }
+    return false;
+}

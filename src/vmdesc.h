@@ -109,4 +109,17 @@ bool vmdesc_field_u64(const struct vmdesc_layout *l, const char *name,
                       uint64_t i, const uint8_t *body, size_t len,
                       uint64_t *out);
 
+/* Reads fields of one section body and remembers the first one missing,
+ * so that a decoder can read them all and then say what was not there. */
+struct vmdesc_reader {
+    const struct vmdesc_layout *l;
+    const uint8_t *body;
+    size_t len;
+    const char *missing;        /* the first NAME not found, or NULL */
+};
+
+/* vmdesc_field_u64 on R's body; NAME must outlive R (it is kept). */
+bool vmdesc_read(struct vmdesc_reader *r, const char *name, uint64_t i,
+                 uint64_t *out);
+
 #endif

@@ -26,30 +26,10 @@ const char *const x86_seg_names[X86_NSEGS] = {
 #define EFER_LMA (1u << 10)
 #define HF_CPL_MASK 3u
 
-struct reader {
-    const struct vmdesc_layout *l;
-    const uint8_t *body;
-    size_t len;
-    const char *missing;        /* the first field not found */
-};
-
-/* Element I of field NAME, remembering the first one not found. */
-static bool get(struct reader *r, const char *name, uint64_t i,
-                uint64_t *out)
-{
-    if (vmdesc_field_u64(r->l, name, i, r->body, r->len, out)) {
-        return true;
-    }
-    if (!r->missing) {
-        r->missing = name;
-    }
-    return false;
-}
-
 /* Segment I of struct field NAME ("env.segs", "env.gdt", ...); a member
  * not found counts as NAME missing (the member names are built here). */
-static bool get_seg(struct reader *r, const char *name, uint64_t i,
-                    struct x86_seg *s)
+static bool get_seg(struct vmdesc_reader *r, const char *name,
+                    uint64_t i, struct x86_seg *s)
 {
     static const char *const members[4] = {
         "selector", "base", "limit", "flags",
@@ -76,7 +56,7 @@ static bool get_seg(struct reader *r, const char *name, uint64_t i,
 int x86_cpu_read(const struct vmdesc_layout *l, const uint8_t *body,
                  size_t len, struct x86_cpu *cpu, const char **missing)
 {
-    struct reader r = { l, body, len, NULL };
+    struct vmdesc_reader r = { l, body, len, NULL };
     const struct vmdesc_field *regs = vmdesc_field_find(l, "env.regs");
     unsigned nregs;
     bool ok = true;
@@ -86,14 +66,14 @@ int x86_cpu_read(const struct vmdesc_layout *l, const uint8_t *body,
     cpu->wide = regs && regs->count == X86_NREGS && regs->size == 8;
     nregs = cpu->wide ? X86_NREGS : 8;
     for (unsigned i = 0; i < nregs; i++) {
-        ok &= get(&r, "env.regs", i, &cpu->regs[i]);
+        ok &= vmdesc_read(&r, "env.regs", i, &cpu->regs[i]);
     }
-    ok &= get(&r, "env.eip", 0, &cpu->rip);
-    ok &= get(&r, "env.eflags", 0, &cpu->rflags);
-    ok &= get(&r, "env.cr[0]", 0, &cpu->cr0);
-    ok &= get(&r, "env.cr[2]", 0, &cpu->cr2);
-    ok &= get(&r, "env.cr[3]", 0, &cpu->cr3);
-    ok &= get(&r, "env.cr[4]", 0, &cpu->cr4);
+    ok &= vmdesc_read(&r, "env.eip", 0, &cpu->rip);
+    ok &= vmdesc_read(&r, "env.eflags", 0, &cpu->rflags);
+    ok &= vmdesc_read(&r, "env.cr[0]", 0, &cpu->cr0);
+    ok &= vmdesc_read(&r, "env.cr[2]", 0, &cpu->cr2);
+    ok &= vmdesc_read(&r, "env.cr[3]", 0, &cpu->cr3);
+    ok &= vmdesc_read(&r, "env.cr[4]", 0, &cpu->cr4);
     for (unsigned i = 0; i < X86_NSEGS; i++) {
         ok &= get_seg(&r, "env.segs", i, &cpu->segs[i]);
     }
@@ -102,8 +82,8 @@ int x86_cpu_read(const struct vmdesc_layout *l, const uint8_t *body,
         return -1;
     }
     /* these may be absent (qemu-system-i386 has no EFER) */
-    cpu->has_efer = get(&r, "env.efer", 0, &cpu->efer);
-    cpu->has_hflags = get(&r, "env.hflags", 0, &v);
+    cpu->has_efer = vmdesc_read(&r, "env.efer", 0, &cpu->efer);
+    cpu->has_hflags = vmdesc_read(&r, "env.hflags", 0, &v);
     cpu->hflags = (uint32_t)v;
     cpu->has_tables = get_seg(&r, "env.ldt", 0, &cpu->ldt) &&
                       get_seg(&r, "env.tr", 0, &cpu->tr) &&
