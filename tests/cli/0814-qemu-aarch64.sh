@@ -47,9 +47,7 @@ for mode in classic mapped-ram-multifd; do
     save $mode $mode --blob=blob.bin --blob-addr=$((RAM + 0x2000000)) \
         --regs=$mode.regs
     # inspect --cpus: the registers QEMU's "info registers" shows
-    $FIXEDRAM inspect --cpus --output=json $mode.sav > $mode.cpus ||
-        fail "inspect --cpus $mode.sav"
-    "$PYTHON" "$TESTS_SRCDIR/qemu/cmp-regs.py" $mode.regs $mode.cpus ||
+    qemu_cmp_regs $mode.sav $mode.regs ||
         fail "$mode.sav: the registers differ from QEMU's"
     rm -rf x && $FIXEDRAM extract -q --block=mach-virt.ram -o x $mode.sav ||
         fail "extract of $mode.sav failed"
@@ -74,10 +72,7 @@ $FIXEDRAM diff -q mapped-ram-multifd.sav multifd.stream ||
 # ---- live streams: resent pages, XBZRLE
 for mode in classic xbzrle; do
     save live-$mode $mode --guest=live --regs=live-$mode.regs
-    $FIXEDRAM inspect --cpus --output=json live-$mode.sav > live-$mode.cpus ||
-        fail "inspect --cpus live-$mode.sav"
-    "$PYTHON" "$TESTS_SRCDIR/qemu/cmp-regs.py" live-$mode.regs \
-        live-$mode.cpus EL1h ||
+    qemu_cmp_regs live-$mode.sav live-$mode.regs EL1h ||
         fail "live-$mode.sav: the registers differ from QEMU's"
     resent=$($FIXEDRAM inspect --output=json live-$mode.sav |
              python3 -c 'import json,sys; print(json.load(sys.stdin)["records"]["resent"])')
@@ -115,13 +110,11 @@ if [ -f "$AAVMF" ] && [ -f "${AAVMF%CODE.fd}VARS.fd" ]; then
         --guest=firmware --run-time=4 --mode=classic --out=uefi.sav \
         --regs=uefi.regs --timeout=90 ||
         fail "QEMU $QEMU_VERSION aarch64 save of the UEFI guest failed"
-    $FIXEDRAM inspect --cpus --output=json uefi.sav > uefi.cpus ||
-        fail "inspect --cpus uefi.sav"
-    "$PYTHON" "$TESTS_SRCDIR/qemu/cmp-regs.py" uefi.regs uefi.cpus EL1h ||
+    qemu_cmp_regs uefi.sav uefi.regs EL1h ||
         fail "uefi.sav: the registers differ from QEMU's"
     $FIXEDRAM extract -q --physical=uefi.phys uefi.sav ||
         fail "extract --physical uefi.sav"
-    "$PYTHON" - uefi.cpus uefi.phys <<'PY' || fail "uefi.sav: system registers"
+    "$PYTHON" - uefi.sav.cpus uefi.phys <<'PY' || fail "uefi.sav: system registers"
 import json, struct, sys
 sysregs = json.load(open(sys.argv[1]))["cpus"][0]["system_registers"]
 assert sysregs["sctlr_el1"] & 1, "SCTLR_EL1.M clear: %r" % sysregs
@@ -143,11 +136,9 @@ if QEMU=$ARM32 "$PYTHON" "$FRQEMU" version > /dev/null 2>&1; then
     QEMU=$ARM32 "$PYTHON" "$FRQEMU" save --mode=classic --out=arm32.sav \
         --regs=arm32.regs --timeout=60 ||
         fail "$ARM32 save of a paused guest failed"
-    $FIXEDRAM inspect --cpus --output=json arm32.sav > arm32.cpus ||
-        fail "inspect --cpus arm32.sav"
-    "$PYTHON" "$TESTS_SRCDIR/qemu/cmp-regs.py" arm32.regs arm32.cpus svc ||
+    qemu_cmp_regs arm32.sav arm32.regs svc ||
         fail "arm32.sav: the registers differ from QEMU's"
-    json_get arm32.cpus 'd["cpus"][0]["arch"]' > arch.out
+    json_get arm32.sav.cpus 'd["cpus"][0]["arch"]' > arch.out
     assert_eq "$(cat arch.out)" arm "arm32.sav: arch"
 else
     echo "left out: $ARM32 (QEMU >= 9.0) is not there" >&2

@@ -11,13 +11,9 @@
 . "$TESTS_SRCDIR/lib.sh"
 use_qemu
 
-CMP_REGS=$TESTS_SRCDIR/qemu/cmp-regs.py
-
 # check FILE MODE: inspect --cpus of FILE agrees with FILE.regs
 check() {
-    $FIXEDRAM inspect --cpus --output=json "$1" > "$1.json" ||
-        fail "inspect --cpus $1"
-    "$PYTHON" "$CMP_REGS" "$1.regs" "$1.json" "$2" ||
+    qemu_cmp_regs "$1" "$1.regs" "$2" ||
         fail "$1: the registers differ from QEMU's"
 }
 
@@ -37,9 +33,9 @@ assert_grep '^  RIP=000000000000fff0 RFL=00000002$' paused.out
 check live.stream protected-32
 $FIXEDRAM inspect --cpus --output=json - < live.stream > pipe.json ||
     fail "inspect --cpus of a pipe"
-json_get live.stream.json 'd["cpus"]' > file.cpus
-json_get pipe.json 'd["cpus"]' > pipe.cpus
-cmp -s file.cpus pipe.cpus || fail "inspect --cpus: a pipe reads otherwise"
+json_get live.stream.cpus 'd["cpus"]' > file.list
+json_get pipe.json 'd["cpus"]' > pipe.list
+cmp -s file.list pipe.list || fail "inspect --cpus: a pipe reads otherwise"
 rm -f ./*.stream
 
 OVMF=${FR_OVMF_CODE_PLAIN:-/usr/share/OVMF/OVMF_CODE_4M.fd}
@@ -50,7 +46,7 @@ if [ -f "$OVMF" ] && [ -f "${OVMF%CODE_4M.fd}VARS_4M.fd" ]; then
         --mode=mapped-ram --out=uefi.img --regs=uefi.img.regs --timeout=90 ||
         fail "QEMU save of the UEFI guest failed"
     check uefi.img 64-bit
-    json_get uefi.img.json '[c["registers"]["cr3"] != 0 for c in d["cpus"]]' \
+    json_get uefi.img.cpus '[c["registers"]["cr3"] != 0 for c in d["cpus"]]' \
         > paging.out
     assert_eq "$(cat paging.out)" "[True, True]" "uefi.img: CR3 set"
     $FIXEDRAM convert image-to-stream uefi.img uefi.stream ||
@@ -68,7 +64,7 @@ if QEMU=${FR_QEMU_I386:-qemu-system-i386} "$PYTHON" "$FRQEMU" version \
         --regs=i386.stream.regs --timeout=90 ||
         fail "qemu-system-i386 save of the live guest failed"
     check i386.stream protected-32
-    json_get i386.stream.json 'd["cpus"][0]["arch"]' > arch.out
+    json_get i386.stream.cpus 'd["cpus"][0]["arch"]' > arch.out
     assert_eq "$(cat arch.out)" "i386" "i386.stream: arch"
     $FIXEDRAM inspect --cpus i386.stream > i386.out || fail "inspect i386"
     assert_grep '^  EAX=[0-9a-f]{8} EBX=' i386.out

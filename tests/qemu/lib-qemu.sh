@@ -62,6 +62,18 @@ qemu_build_guest() {
     export FRQEMU_KERNEL
 }
 
+# qemu_cmp_regs FILE REGS [MODE]: fixedram inspect --cpus of FILE (its
+# JSON left in FILE.cpus) shows the registers QEMU's "info registers -a"
+# wrote to REGS (frqemu --regs), every vCPU in MODE if given; cmp-regs.py
+# prints each difference.  Returns non-zero otherwise.
+qemu_cmp_regs() {
+    $FIXEDRAM inspect --cpus --output=json "$1" > "$1.cpus" || {
+        echo "qemu_cmp_regs: inspect --cpus $1 failed" >&2
+        return 1
+    }
+    "$PYTHON" "$QEMU_LIB_DIR/cmp-regs.py" "$2" "$1.cpus" ${3:+"$3"}
+}
+
 # qemu_cmp_ram A B: 0 if the two RAM dumps are identical; otherwise print the
 # first differing offset (0-based, hex and decimal) and the page, return 1.
 qemu_cmp_ram() {
